@@ -1,0 +1,29 @@
+/**
+ * `npm run bench`: every scenario beside a bare node:http baseline measured in the same run, reported
+ * as ratios. Loopback only, bounded in time (BENCH_SECONDS per scenario, default 5).
+ */
+import fs from 'node:fs';
+import { benchBulkLoader, benchFhir } from './fhir.js';
+import { cannon, type Result, report, startBare } from './harness.js';
+
+async function main(): Promise<void> {
+  const results: Result[] = [];
+  const bare = await startBare();
+  const baseline = await cannon('bare node:http 1 KB', bare.url);
+  bare.stop();
+  results.push(baseline);
+
+  const { server } = await benchFhir(results);
+  await server.stop();
+  await benchBulkLoader(results);
+
+  const text = report(results, baseline.rate);
+  process.stdout.write(`${text}\n`);
+  fs.mkdirSync('bench/results', { recursive: true });
+  fs.writeFileSync('bench/results/latest.md', `${new Date().toISOString()}\n\n${text}\n`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

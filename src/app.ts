@@ -1,0 +1,45 @@
+/**
+ * Builds the HTTP application from a config and already-created services. Nothing here reads the
+ * environment or listens: `src/main.ts` (via the CLI) does that, tests call `buildApp` directly.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import { registerDemoApps } from './apps/routes.js';
+import type { Config } from './config/config.js';
+import { registerFhirRoutes } from './fhir/routes.js';
+import { installBodyParsers } from './http/body.js';
+import { installErrorHandlers } from './http/errors.js';
+import { registerLaunchRoutes } from './launch/routes.js';
+import type { Services } from './services.js';
+
+export async function buildApp(config: Config, services: Services): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    bodyLimit: config.bodyLimit,
+    trustProxy: config.trustProxy,
+    return503OnClosing: true,
+    // FHIR ids and search values may be long; the default 100 chars is too short for some params.
+    routerOptions: { maxParamLength: 1000 },
+  });
+  installBodyParsers(app);
+  installErrorHandlers(app);
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  const serveApi = config.role === 'all' || config.role === 'api';
+  const serveAuth = config.role === 'all' || config.role === 'auth';
+  if (serveApi) {
+    await services.auth.registerDiscoveryRoutes(app);
+    await registerLaunchRoutes(app, { config, services });
+    await registerFhirRoutes(app, {
+      config,
+      tenants: services.tenants,
+      fhir: services.fhir,
+      verifier: services.auth.verifier,
+    });
+  }
+  if (serveAuth) {
+    await services.auth.registerAuthRoutes(app);
+    await registerDemoApps(app, { config });
+  }
+  return app;
+}

@@ -1,0 +1,68 @@
+/**
+ * The SMART launch context of one authorization (SMART 2.2 §"Launch context arrives with your
+ * access_token"): what the token response, every refresh response and introspection carry.
+ */
+import type { StoredLaunch } from '../launch/model.js';
+
+/** Keys of the token response the context never overrides (the launch service refuses them too). */
+const SHADOWED = new Set([
+  'access_token',
+  'token_type',
+  'expires_in',
+  'scope',
+  'refresh_token',
+  'id_token',
+  'state',
+  'active',
+  'sub',
+  'iss',
+  'aud',
+  'exp',
+  'iat',
+  'nbf',
+  'jti',
+  'client_id',
+  'fhirUser',
+  'authorization_details',
+  'cnf',
+  'launch_id',
+  'smartStyleUrl',
+]);
+
+/** Internal key carrying the full granted scope on access tokens (see provider.ts, token post-processing). */
+export const GRANTED_SCOPE_KEY = 'smart_granted_scope';
+
+export interface ContextInput {
+  launch?: StoredLaunch;
+  patient?: string;
+  encounter?: string;
+  /** Absolute fhirUser URL of the persona (for introspection; the id_token carries it too). */
+  fhirUser?: string;
+  defaultStyleUrl: string;
+}
+
+/**
+ * Launch parameters keep their JSON types (architecture §5). An EHR launch always carries
+ * need_patient_banner (default true) and smart_style_url (default: the server's style document);
+ * standalone launches get the same defaults so apps can rely on them.
+ */
+export function buildContext(i: ContextInput): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(i.launch?.parameters ?? {})) if (!SHADOWED.has(k) && v !== undefined) out[k] = v;
+  delete out.patient;
+  delete out.encounter;
+  if (i.patient) out.patient = i.patient;
+  if (i.encounter) out.encounter = i.encounter;
+  const banner = out.need_patient_banner;
+  out.need_patient_banner = banner === 'false' ? false : banner === 'true' ? true : typeof banner === 'boolean' ? banner : true;
+  if (typeof out.smart_style_url !== 'string' || !out.smart_style_url) out.smart_style_url = i.defaultStyleUrl;
+  if (i.fhirUser) out.fhirUser = i.fhirUser;
+  return out;
+}
+
+/** The context keys that go into a token response (fhirUser travels in the id_token instead). */
+export function tokenResponseContext(context: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(context)) if (!SHADOWED.has(k) && k !== GRANTED_SCOPE_KEY) out[k] = v;
+  return out;
+}

@@ -1,0 +1,281 @@
+/**
+ * Our interaction pages (auth-library.md §5): sign-in as a sandbox persona, patient picker
+ * (`launch/patient`), encounter picker (`launch/encounter`), consent — and sandbox single sign-on
+ * for launches registered with a `username` (architecture §5: no login, no consent, single use).
+ *
+ * The picker steps carry their choices in form fields; the final POST re-validates every value
+ * against the sandbox data and the persona, so a tampered field gains nothing. Every POST carries a
+ * CSRF token bound to the interaction (HMAC with the sandbox's cookie key).
+ */
+import crypto from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { InteractionResults } from 'oidc-provider';
+import type { StoredLaunch } from '../launch/model.js';
+import type { Sandbox } from '../storage/types.js';
+import { buildContext } from './context.js';
+import { cookieKeys } from './keys.js';
+import {
+  type Choice,
+  PAGE_HEADERS,
+  consentPage,
+  encounterPickerPage,
+  loginPage,
+  patientPickerPage,
+  renderErrorPage,
+} from './pages.js';
+import { type AuthDeps, LIFETIMES, type SandboxProvider } from './provider.js';
+import { allowedScopes, describeScope, isOidcScope, parseScope } from './scopes.js';
+import type { Persona, SandboxClient } from './types.js';
+
+type Form = Record<string, string | string[] | undefined>;
+const first = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
+const ID = /^[A-Za-z0-9.-]{1,64}$/;
+
+function send(reply: FastifyReply, status: number, html: string): FastifyReply {
+  return reply.code(status).headers(PAGE_HEADERS).send(html);
+}
+
+export function csrfToken(deps: AuthDeps, sandbox: Sandbox, uid: string): string {
+  return crypto.createHmac('sha256', cookieKeys(deps.keys, sandbox.key)[0]).update(`csrf|${uid}`).digest('base64url');
+}
+
+function csrfValid(deps: AuthDeps, sandbox: Sandbox, uid: string, given: string | undefined): boolean {
+  if (!given) return false;
+  const a = Buffer.from(csrfToken(deps, sandbox, uid));
+  const b = Buffer.from(given);
+  return a.length === b.length && crypto.timingSafeEqual(a, b);
+}
+
+/** "Given Family" from a FHIR HumanName list. */
+function humanName(r: unknown): string | undefined {
+  const n = (r as { name?: { text?: string; given?: string[]; family?: string }[] })?.name?.[0];
+  if (!n) return undefined;
+  return n.text ?? ([...(n.given ?? []), n.family].filter(Boolean).join(' ') || undefined);
+}
+
+interface Flow {
+  sp: SandboxProvider;
+  deps: AuthDeps;
+  request: FastifyRequest;
+  reply: FastifyReply;
+  uid: string;
+  params: Record<string, unknown>;
+  client: SandboxClient;
+  launch?: StoredLaunch;
+  form: Form;
+  details: Awaited<ReturnType<SandboxProvider['provider']['interactionDetails']>>;
+}
+
+/**
+ * Signing in as another persona than the browser session's: forget the old account on the session
+ * (keeping its uid, which the interaction is bound to) instead of oidc-provider's script-driven
+ * logout-confirm page (architecture §6: no script on our pages).
+ */
+async function switchAccount(f: Flow, accountId: string): Promise<void> {
+  const cookie = f.details.session?.cookie;
+  if (!cookie || f.details.session?.accountId === undefined || f.details.session.accountId === accountId) return;
+  const session = await f.sp.provider.Session.find(cookie);
+  if (!session) return;
+  session.accountId = undefined;
+  session.loginTs = undefined;
+  session.amr = undefined;
+  session.authorizations = {};
+  await session.save(Math.max(session.exp - Math.floor(Date.now() / 1000), 60));
+}
+
+async function finish(f: Flow, result: InteractionResults, merge = true): Promise<FastifyReply> {
+  if (result.login) await switchAccount(f, result.login.accountId);
+  const to = await f.sp.provider.interactionResult(f.request.raw, f.reply.raw, result, { mergeWithLastSubmission: merge });
+  return f.reply.redirect(to, 303);
+}
+
+const deny = (f: Flow, description: string) => finish(f, { error: 'access_denied', error_description: description }, false);
+
+/** Creates the grant of this authorization and stores its SMART context (auth-library §4.3). */
+async function grantAndFinish(
+  f: Flow,
+  persona: Persona,
+  requested: string[],
+  chosen: { patient?: string; encounter?: string },
+  sso: boolean,
+): Promise<FastifyReply> {
+  const { provider, urls, sandbox } = f.sp;
+  if (sso && !f.deps.launches.consume(sandbox.key, String(f.params.launch))) return deny(f, 'the launch has already been used');
+  const grant = new provider.Grant({ accountId: persona.username, clientId: f.client.clientId });
+  const oidc = requested.filter(isOidcScope);
+  if (oidc.length) grant.addOIDCScope(oidc.join(' '));
+  if (oidc.includes('fhirUser')) grant.addOIDCClaims(['fhirUser']);
+  if (oidc.includes('profile')) grant.addOIDCClaims(['name']);
+  const resource = requested.filter((s) => !isOidcScope(s));
+  if (resource.length) grant.addResourceScope(urls.iss, resource.join(' '));
+  const grantId = await grant.save();
+  const lifetime = Math.max(f.client.refreshTokenTtl ?? 0, LIFETIMES.offlineRefreshToken) * 1000;
+  f.deps.contexts.set(
+    sandbox.key,
+    grantId,
+    buildContext({
+      launch: f.launch,
+      patient: chosen.patient,
+      encounter: chosen.encounter,
+      fhirUser: `${urls.iss}/${persona.resource}`,
+      defaultStyleUrl: urls.smartStyle,
+    }),
+    Date.now() + lifetime,
+  );
+  const result: InteractionResults = sso
+    ? { login: { accountId: persona.username, amr: ['smart_launch'], remember: false }, consent: { grantId } }
+    : { consent: { grantId } };
+  return finish(f, result);
+}
+
+/** Patient → encounter → consent, each step shown only when needed. */
+async function consentFlow(f: Flow, persona: Persona, sso: boolean): Promise<FastifyReply> {
+  const { sandbox } = f.sp;
+  const fhir = f.deps.fhir;
+  const isPost = f.request.method === 'POST';
+  const step = first(f.form.step);
+  const requested = allowedScopes(f.params.scope as string | undefined, f.client.scope);
+  const launchParams = f.launch?.parameters ?? {};
+  const [personaType, personaId] = persona.resource.split('/');
+  const base = {
+    sandboxName: sandbox.name,
+    clientName: f.client.name,
+    action: `${f.sp.mountPath}/interaction/${f.uid}`,
+    csrf: csrfToken(f.deps, sandbox, f.uid),
+  };
+
+  // SMART 2.2 §"launch/patient" and §"patient/ scopes": a single-patient grant needs a patient.
+  const wantsPatient =
+    requested.includes('launch/patient') ||
+    requested.some((s) => {
+      const p = parseScope(s);
+      return p?.kind === 'resource' && p.context === 'patient';
+    });
+  const wantsEncounter = requested.includes('launch/encounter');
+
+  let patient = typeof launchParams.patient === 'string' ? launchParams.patient : undefined;
+  if (!patient && wantsPatient && personaType === 'Patient') patient = personaId;
+  if (!patient && wantsPatient) {
+    if (sso) return deny(f, 'the launch names no patient and the app needs one');
+    const picked = first(f.form.patient);
+    if (picked && ID.test(picked) && fhir.read(sandbox.key, 'Patient', picked)) patient = picked;
+    else {
+      const q = String((f.request.query as Record<string, unknown>)?.q ?? '').slice(0, 100);
+      const search = new URLSearchParams({ _count: '50' });
+      if (q) search.set('name', q);
+      const patients: Choice[] = fhir.search(sandbox.key, 'Patient', search).map((p) => ({
+        id: String(p.id),
+        label: humanName(p) ?? String(p.id),
+        detail: [
+          (p as { gender?: string }).gender,
+          (p as { birthDate?: string }).birthDate && `born ${(p as { birthDate?: string }).birthDate}`,
+          `id ${p.id}`,
+        ]
+          .filter(Boolean)
+          .join(' · '),
+      }));
+      const error = isPost && step === 'patient' ? 'Choose a patient from the list.' : undefined;
+      return send(f.reply, 200, patientPickerPage({ ...base, q, patients, error }));
+    }
+  }
+
+  let encounter = typeof launchParams.encounter === 'string' ? launchParams.encounter : undefined;
+  if (!encounter && wantsEncounter && patient && !sso) {
+    const answered = isPost && (step === 'encounter' || step === 'consent') && f.form.encounter !== undefined;
+    const picked = first(f.form.encounter) ?? '';
+    const belongs = (id: string) => {
+      const e = ID.test(id) ? fhir.read(sandbox.key, 'Encounter', id) : undefined;
+      return (e as { subject?: { reference?: string } } | undefined)?.subject?.reference === `Patient/${patient}`;
+    };
+    if (answered && (picked === '' || belongs(picked))) encounter = picked || undefined;
+    else {
+      const encounters: Choice[] = fhir.search(sandbox.key, 'Encounter', new URLSearchParams({ patient, _count: '50' })).map((e) => {
+        const enc = e as { id?: string; type?: { text?: string }[]; class?: { display?: string; code?: string }; period?: { start?: string }; status?: string };
+        return {
+          id: String(enc.id),
+          label: enc.type?.[0]?.text ?? enc.class?.display ?? enc.class?.code ?? `Encounter ${enc.id}`,
+          detail: [enc.period?.start, enc.status].filter(Boolean).join(' · '),
+        };
+      });
+      const patientLabel = humanName(fhir.read(sandbox.key, 'Patient', patient)) ?? patient;
+      const error = answered ? 'That encounter does not belong to this patient.' : undefined;
+      return send(f.reply, 200, encounterPickerPage({ ...base, patient, patientLabel, encounters, error }));
+    }
+  }
+
+  if (sso || f.client.consent === 'skip') return grantAndFinish(f, persona, requested, { patient, encounter }, sso);
+  if (isPost && step === 'consent') {
+    const decision = first(f.form.decision);
+    if (decision === 'approve') return grantAndFinish(f, persona, requested, { patient, encounter }, false);
+    if (decision === 'deny') return deny(f, 'the user denied access');
+  }
+  return send(
+    f.reply,
+    200,
+    consentPage({
+      ...base,
+      userLabel: `${persona.name} (${persona.username})`,
+      scopes: requested.map((s) => ({ scope: s, text: describeScope(s) })),
+      patient: typeof launchParams.patient === 'string' || personaType === 'Patient' ? undefined : patient,
+      patientLabel: patient ? (humanName(fhir.read(sandbox.key, 'Patient', patient)) ?? patient) : undefined,
+      encounter: typeof launchParams.encounter === 'string' ? undefined : encounter,
+    }),
+  );
+}
+
+/** GET and POST `/{sandbox}/auth/interaction/:uid`. */
+export async function handleInteraction(sp: SandboxProvider, deps: AuthDeps, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const { sandbox } = sp;
+  const uid = (request.params as { uid: string }).uid;
+  const expired = () =>
+    send(
+      reply,
+      400,
+      renderErrorPage(sandbox.name, 'invalid_request', 'This sign-in page has expired or belongs to another browser window. Go back to the app and start again.'),
+    );
+  let details: Awaited<ReturnType<typeof sp.provider.interactionDetails>>;
+  try {
+    details = await sp.provider.interactionDetails(request.raw, reply.raw);
+  } catch {
+    return expired();
+  }
+  if (details.uid !== uid) return expired();
+  const form = (request.method === 'POST' && request.body && typeof request.body === 'object' ? request.body : {}) as Form;
+  if (request.method === 'POST' && !csrfValid(deps, sandbox, uid, first(form.csrf)))
+    return send(reply, 403, renderErrorPage(sandbox.name, 'invalid_request', 'The form was not sent from this page (CSRF check failed). Reload the page and try again.'));
+
+  const params = details.params as Record<string, unknown>;
+  const client = deps.clients.getClient(sandbox.key, String(params.client_id));
+  const f: Flow = { sp, deps, request, reply, uid, params, client: client as SandboxClient, form, details };
+  if (!client) return deny(f, 'the app is no longer registered');
+  if (typeof params.launch === 'string') {
+    f.launch = deps.launches.find(sandbox.key, params.launch);
+    if (!f.launch) return deny(f, 'the launch has expired');
+  }
+  const ssoUser = f.launch?.username;
+
+  if (details.prompt.name === 'login') {
+    if (ssoUser) {
+      const persona = deps.personas.getPersona(sandbox.key, ssoUser);
+      if (!persona) return deny(f, `the launch persona ${ssoUser} no longer exists`);
+      return consentFlow(f, persona, true);
+    }
+    const base = { sandboxName: sandbox.name, clientName: client.name, action: `${sp.mountPath}/interaction/${uid}`, csrf: csrfToken(deps, sandbox, uid) };
+    if (request.method === 'POST' && first(form.step) === 'login') {
+      const username = first(form.username) ?? '';
+      const persona = await deps.personas.checkPassword(sandbox.key, username, first(form.password) ?? '');
+      if (!persona) return send(reply, 401, loginPage({ ...base, username, error: 'Unknown username or wrong password.' }));
+      return finish(f, { login: { accountId: persona.username } });
+    }
+    return send(reply, 200, loginPage(base));
+  }
+
+  if (details.prompt.name === 'consent') {
+    const accountId = details.session?.accountId;
+    const persona = accountId ? deps.personas.getPersona(sandbox.key, accountId) : undefined;
+    if (!persona) return deny(f, 'the signed-in persona no longer exists');
+    return consentFlow(f, persona, ssoUser !== undefined && ssoUser === accountId);
+  }
+  return deny(f, `unsupported interaction ${details.prompt.name}`);
+}
+

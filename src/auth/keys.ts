@@ -1,0 +1,50 @@
+/**
+ * Per-sandbox keys of the authorization server, generated once and stored in the database
+ * (no default secrets): the RSA key signing id_tokens (RS256, SMART 2.2 §"sso-openid-connect"),
+ * the cookie-signing keys, and the initial access token of dynamic registration.
+ */
+import crypto from 'node:crypto';
+import type { SqliteAuthKeyStore } from '../storage/sqlite/auth-key-store.js';
+import { randomSecret } from './secrets.js';
+
+export type PrivateJwk = crypto.JsonWebKey & { kid: string; alg: string; use: string };
+
+/** RFC 7638 thumbprint of an RSA public key: sha256 over the required members in lexicographic order. */
+function rsaThumbprint(jwk: crypto.JsonWebKey): string {
+  return crypto.createHash('sha256').update(JSON.stringify({ e: jwk.e, kty: jwk.kty, n: jwk.n })).digest('base64url');
+}
+
+function newRsaKey(): PrivateJwk {
+  const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwk = privateKey.export({ format: 'jwk' });
+  return { ...jwk, kid: rsaThumbprint(jwk), alg: 'RS256', use: 'sig' };
+}
+
+/** The signing JWKS (private), newest key first: oidc-provider signs with the first matching key. */
+export function signingJwks(store: SqliteAuthKeyStore, sandboxKey: number): { keys: PrivateJwk[] } {
+  return JSON.parse(store.getOrCreate(sandboxKey, 'jwks', () => JSON.stringify({ keys: [newRsaKey()] })));
+}
+
+/**
+ * `keys rotate` (architecture §4): a new signing key becomes the first (signing) key; the previous
+ * one stays published so that id_tokens it signed still verify; older ones are dropped. Providers
+ * already built keep their keys until they are rebuilt (AuthService.rotateKeys drops the cache).
+ */
+export function rotateSigningKeys(store: SqliteAuthKeyStore, sandboxKey: number): { keys: PrivateJwk[] } {
+  const current = signingJwks(store, sandboxKey);
+  const next = { keys: [newRsaKey(), ...current.keys.slice(0, 1)] };
+  store.set(sandboxKey, 'jwks', JSON.stringify(next));
+  const cookies = cookieKeys(store, sandboxKey);
+  store.set(sandboxKey, 'cookie-keys', JSON.stringify([randomSecret(), ...cookies.slice(0, 1)]));
+  return next;
+}
+
+/** Keys signing the session and interaction cookies (first signs, all verify). */
+export function cookieKeys(store: SqliteAuthKeyStore, sandboxKey: number): string[] {
+  return JSON.parse(store.getOrCreate(sandboxKey, 'cookie-keys', () => JSON.stringify([randomSecret()])));
+}
+
+/** The bearer token the sandbox admin gives to apps that may register themselves (RFC 7591 §3). */
+export function registrationToken(store: SqliteAuthKeyStore, sandboxKey: number): string {
+  return store.getOrCreate(sandboxKey, 'registration-token', () => randomSecret());
+}

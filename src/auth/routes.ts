@@ -1,0 +1,99 @@
+/**
+ * Mounts the per-sandbox authorization servers in fastify (auth-library.md §2 "Fastify 5"):
+ * `/{sandbox}/auth/*` is handed to that sandbox's oidc-provider from an `onRequest` hook (before
+ * fastify reads the body, which oidc-provider parses itself), except our interaction pages, which
+ * are ordinary fastify routes. Also serves `GET /smart-style.json`.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { badRequest, notFound } from '../errors/errors.js';
+import { sendOutcome } from '../http/errors.js';
+import type { Sandbox, TenantStore } from '../storage/types.js';
+import { handleInteraction } from './interactions.js';
+import type { AuthDeps, SandboxProvider } from './provider.js';
+import { SMART_STYLE } from './discovery.js';
+
+export interface AuthRouteDeps {
+  deps: AuthDeps;
+  tenants: TenantStore;
+  providerFor(sandbox: Sandbox): SandboxProvider & { handler: (req: IncomingMessage, res: ServerResponse) => Promise<void> };
+}
+
+/**
+ * Absolute URLs and cookie security follow PUBLIC_URL, whatever Host the request came with
+ * (oidc-provider builds endpoint URLs from the request; the provider runs with `proxy = true`).
+ */
+export function applyPublicUrl(raw: IncomingMessage, publicUrl: string): void {
+  const u = new URL(publicUrl);
+  raw.headers['x-forwarded-proto'] = u.protocol.slice(0, -1);
+  raw.headers['x-forwarded-host'] = u.host;
+}
+
+/**
+ * SMART 2.2 `authorize-post`: a form POST to /authorize is processed as the equivalent GET.
+ * (oidc-provider's own POST support demands SameSite=None session cookies, which browsers refuse
+ * without Secure, i.e. on plain-http sandboxes; a cross-site POST then simply asks to sign in again.)
+ */
+async function readAuthorizeForm(raw: IncomingMessage): Promise<string | undefined> {
+  if (!String(raw.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) return undefined;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of raw) {
+    size += (chunk as Buffer).length;
+    if (size > 64 * 1024) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8')).toString();
+}
+
+export async function registerAuthRoutes(app: FastifyInstance, r: AuthRouteDeps): Promise<void> {
+  const sandboxOf = (request: FastifyRequest, reply: FastifyReply): Sandbox | undefined => {
+    const id = (request.params as { sandbox: string }).sandbox;
+    const sandbox = r.tenants.get(id);
+    if (!sandbox) sendOutcome(reply, notFound(`sandbox ${id} does not exist`));
+    return sandbox;
+  };
+
+  const dispatch = async (request: FastifyRequest, reply: FastifyReply) => {
+    const sandbox = sandboxOf(request, reply);
+    if (!sandbox) return reply;
+    const sp = r.providerFor(sandbox);
+    const raw = request.raw as IncomingMessage & { baseUrl?: string };
+    const url = raw.url ?? '/';
+    if (!url.startsWith(sp.mountPath)) return sendOutcome(reply, notFound('no such authorization server endpoint'));
+    const rest = url.slice(sp.mountPath.length);
+    raw.url = rest.startsWith('/') ? rest : `/${rest}`;
+    // oidc-provider derives its mount path from req.baseUrl when originalUrl is not set (middie-style).
+    raw.baseUrl = sp.mountPath;
+    applyPublicUrl(raw, r.deps.config.publicUrl);
+    if (raw.method === 'POST' && raw.url.split('?')[0] === '/authorize') {
+      const query = await readAuthorizeForm(raw);
+      if (query === undefined) return sendOutcome(reply, badRequest('POST /authorize needs an application/x-www-form-urlencoded body of at most 64 KiB'));
+      raw.method = 'GET';
+      raw.url = `/authorize?${query}`;
+    }
+    reply.hijack();
+    await sp.handler(raw, reply.raw);
+    return reply;
+  };
+  const unreachable = async () => undefined;
+  for (const url of ['/:sandbox/auth', '/:sandbox/auth/*']) {
+    app.route({ method: ['GET', 'HEAD', 'POST', 'OPTIONS', 'DELETE', 'PUT'], url, onRequest: dispatch, handler: unreachable });
+  }
+
+  const interaction = async (request: FastifyRequest, reply: FastifyReply) => {
+    const sandbox = sandboxOf(request, reply);
+    if (!sandbox) return reply;
+    applyPublicUrl(request.raw, r.deps.config.publicUrl);
+    return handleInteraction(r.providerFor(sandbox), r.deps, request, reply);
+  };
+  app.get('/:sandbox/auth/interaction/:uid', interaction);
+  app.post('/:sandbox/auth/interaction/:uid', interaction);
+
+  app.get('/smart-style.json', async (_request, reply) =>
+    reply.header('access-control-allow-origin', '*').header('cache-control', 'public, max-age=3600').type('application/json').send(SMART_STYLE),
+  );
+  app.options('/smart-style.json', async (_request, reply) =>
+    reply.code(204).header('access-control-allow-origin', '*').header('access-control-allow-methods', 'GET').send(),
+  );
+}

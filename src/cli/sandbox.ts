@@ -1,0 +1,94 @@
+import fs from 'node:fs';
+import type { Command } from 'commander';
+import { sandboxUrls } from '../config/urls.js';
+import { createSandbox, deleteSandbox, exportSandbox, parseDataChoice, resetSandbox } from '../sandbox/lifecycle.js';
+import { addStorageOptions, CliError, printJson, withServices } from './context.js';
+import { progressBar } from './progress.js';
+
+export function registerSandbox(program: Command): void {
+  const sandbox = program.command('sandbox').description('create, change, list, reset, export and delete sandboxes');
+
+  addStorageOptions(
+    sandbox
+      .command('create <id>')
+      .description('create a sandbox (ids: lowercase letters, digits and dashes)')
+      .option('--name <text>', 'display name')
+      .option('--open', 'serve /{id}/open without a token (read-only)')
+      .option('--open-write', 'with --open: allow writes on the open base too')
+      .option('--open-registration', "allow HSPC's legacy tokenless launch registration (rate-limited)")
+      .option('--data <kind>', 'demo | empty | synthetic:N', 'empty'),
+  ).action((id: string, opts) =>
+    withServices(opts, (s) => {
+      if (opts.openWrite && !opts.open) throw new CliError('--open-write needs --open');
+      const data = parseDataChoice(opts.data);
+      const bar = data.kind === 'synthetic' ? progressBar('loading', data.count) : undefined;
+      const created = createSandbox(
+        s,
+        id,
+        { name: opts.name, openRead: !!opts.open, openWrite: !!opts.openWrite, openRegistration: !!opts.openRegistration, data },
+        bar?.update,
+      );
+      bar?.stop();
+      const urls = sandboxUrls(s.config.publicUrl, id);
+      printJson({ id, key: created.sandbox.key, resources: created.resources, iss: urls.iss, issuer: urls.issuer, open: created.sandbox.openRead ? urls.open : undefined, personas: created.personas.length ? created.personas : undefined });
+    }),
+  );
+
+  addStorageOptions(
+    sandbox
+      .command('update <id>')
+      .description('change open access, open registration or the name')
+      .option('--name <text>', 'display name')
+      .option('--open', 'serve /{id}/open without a token')
+      .option('--no-open', 'stop serving /{id}/open')
+      .option('--open-write', 'allow writes on the open base')
+      .option('--no-open-write', 'open base read-only')
+      .option('--open-registration', 'allow tokenless launch registration')
+      .option('--no-open-registration', 'require a token to register launches'),
+  ).action((id: string, opts) =>
+    withServices(opts, (s) => {
+      const updated = s.tenants.update(id, { name: opts.name, openRead: opts.open, openWrite: opts.openWrite, openRegistration: opts.openRegistration });
+      printJson(updated);
+    }),
+  );
+
+  addStorageOptions(sandbox.command('list').description('list sandboxes')).action((opts) =>
+    withServices(opts, (s) => {
+      for (const sb of s.tenants.list())
+        process.stdout.write(
+          `${sb.id}\t${sandboxUrls(s.config.publicUrl, sb.id).iss}\t${sb.openRead ? (sb.openWrite ? 'open-write' : 'open') : 'secured'}${sb.openRegistration ? '\topen-registration' : ''}\t${sb.name}\n`,
+        );
+    }),
+  );
+
+  addStorageOptions(sandbox.command('delete <id>').description('delete a sandbox and everything in it (tokens and launches die at once)')).action(
+    (id: string, opts) =>
+      withServices(opts, (s) => {
+        deleteSandbox(s, id);
+        process.stdout.write(`deleted sandbox ${id}\n`);
+      }),
+  );
+
+  addStorageOptions(
+    sandbox
+      .command('reset <id>')
+      .description('replace a sandbox by a fresh generation with the same settings (all tokens and launches die)')
+      .option('--data <kind>', 'demo | empty | synthetic:N (default: demo for the demo sandbox, else empty)'),
+  ).action((id: string, opts) =>
+    withServices(opts, (s) => {
+      const data = parseDataChoice(opts.data ?? (id === 'demo' ? 'demo' : 'empty'));
+      const created = resetSandbox(s, id, data);
+      printJson({ id, key: created.sandbox.key, resources: created.resources, personas: created.personas.length ? created.personas : undefined });
+    }),
+  );
+
+  addStorageOptions(
+    sandbox.command('export <id>').description("write the sandbox's resources as a FHIR transaction Bundle").option('--out <file>', 'file to write (default: stdout)'),
+  ).action((id: string, opts) =>
+    withServices(opts, (s) => {
+      const text = `${JSON.stringify(exportSandbox(s, id))}\n`;
+      if (opts.out) fs.writeFileSync(opts.out, text);
+      else process.stdout.write(text);
+    }),
+  );
+}

@@ -1,0 +1,108 @@
+/**
+ * The one validated configuration of a smart-sandbox process.
+ *
+ * Only `src/main.ts` and the CLI read the environment; everything else receives a `Config`.
+ * There are no default secrets: keys and persona passwords are generated into the store on first use.
+ */
+import path from 'node:path';
+
+export type Role = 'all' | 'api' | 'auth';
+
+export interface Config {
+  /** TCP port to listen on (`--port`, `PORT`). */
+  port: number;
+  /** Interface to bind (`--host`, `HOST`). */
+  host: string;
+  /** Directory holding the SQLite database and other state (`--data-dir`, `SMART_SANDBOX_DATA`). */
+  dataDir: string;
+  /** PostgreSQL URL (`--database-url`, `DATABASE_URL`); unset means embedded SQLite in `dataDir`. */
+  databaseUrl?: string;
+  /** Public base URL clients see (`--public-url`, `PUBLIC_URL`); default `http://{host}:{port}`. */
+  publicUrl: string;
+  /** Which parts this process serves (architecture §3). */
+  role: Role;
+  /** Create the `demo` sandbox with sample data on first start (`--no-demo` turns it off). */
+  demo: boolean;
+  /** Largest accepted request body in bytes; larger bodies get 413. */
+  bodyLimit: number;
+  /** Honour X-Forwarded-Proto/Host from a reverse proxy. */
+  trustProxy: boolean;
+  /** fastify/pino log level. */
+  logLevel: string;
+}
+
+export class ConfigError extends Error {}
+
+export interface ConfigInput {
+  port?: string | number;
+  host?: string;
+  dataDir?: string;
+  databaseUrl?: string;
+  publicUrl?: string;
+  role?: string;
+  demo?: boolean;
+  bodyLimit?: string | number;
+  trustProxy?: boolean;
+  logLevel?: string;
+}
+
+/** Environment variables that map onto config fields (architecture §4). */
+export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
+  return {
+    port: env.PORT,
+    host: env.HOST,
+    dataDir: env.SMART_SANDBOX_DATA,
+    databaseUrl: env.DATABASE_URL,
+    publicUrl: env.PUBLIC_URL,
+    role: env.SMART_SANDBOX_ROLE,
+    bodyLimit: env.SMART_SANDBOX_BODY_LIMIT,
+    trustProxy: env.SMART_SANDBOX_TRUST_PROXY === 'true' ? true : undefined,
+    logLevel: env.LOG_LEVEL,
+  };
+}
+
+function int(name: string, v: string | number | undefined, dflt: number, min: number, max: number): number {
+  if (v === undefined || v === '') return dflt;
+  const n = typeof v === 'number' ? v : Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got ${v}`);
+  return n;
+}
+
+/** Merge inputs (earlier wins) and validate. */
+export function resolveConfig(...inputs: ConfigInput[]): Config {
+  const pick = <K extends keyof ConfigInput>(k: K): ConfigInput[K] => {
+    for (const i of inputs) if (i[k] !== undefined && i[k] !== '') return i[k];
+    return undefined;
+  };
+  const port = int('port', pick('port'), 8080, 0, 65535);
+  const host = (pick('host') as string | undefined) ?? '127.0.0.1';
+  const role = (pick('role') as string | undefined) ?? 'all';
+  if (role !== 'all' && role !== 'api' && role !== 'auth') throw new ConfigError(`role must be all, api or auth, got ${role}`);
+  const databaseUrl = pick('databaseUrl') as string | undefined;
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl))
+    throw new ConfigError('database-url must be a postgres:// URL');
+  let publicUrl = (pick('publicUrl') as string | undefined) ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  try {
+    const u = new URL(publicUrl);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+    if (u.search || u.hash) throw new Error();
+  } catch {
+    throw new ConfigError(`public-url must be an absolute http(s) URL without query, got ${publicUrl}`);
+  }
+  publicUrl = publicUrl.replace(/\/+$/, '');
+  const logLevel = (pick('logLevel') as string | undefined) ?? 'warn';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel))
+    throw new ConfigError(`log level ${logLevel} is unknown`);
+  return {
+    port,
+    host,
+    dataDir: path.resolve((pick('dataDir') as string | undefined) ?? './.smart-sandbox'),
+    databaseUrl,
+    publicUrl,
+    role,
+    demo: (pick('demo') as boolean | undefined) ?? true,
+    bodyLimit: int('body-limit', pick('bodyLimit'), 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    trustProxy: (pick('trustProxy') as boolean | undefined) ?? false,
+    logLevel,
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * Read-side dispatch shared by the HTTP routes and Bundle GET entries: maps a path under the FHIR
+ * base to read, vread, search, history, compartment search or `$everything`.
+ */
+import { badRequest, FhirError } from '../errors/errors.js';
+import { resourceTypes } from './definitions.js';
+import type { FhirRepository } from './repository.js';
+
+function notFoundRoute(path: string[]): FhirError {
+  return new FhirError(404, [{ severity: 'error', code: 'not-found', diagnostics: `no FHIR interaction at ${path.join('/') || '(base)'}` }]);
+}
+
+/** System-level search types: `_type`, or every type. */
+export function systemSearchTypes(params: [string, string][], all: Iterable<string>): string[] {
+  const t = params.find(([k]) => k === '_type');
+  if (!t) return [...all];
+  return t[1]
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** Evaluates a GET on the repository; returns the response body as JSON text. */
+export function getText(repo: FhirRepository, path: string[], query: string, opts: { strict?: boolean; allTypes: Iterable<string> }): string {
+  const params = [...new URLSearchParams(query)];
+  const [type, id, op, vid] = path;
+  if (path.length === 0) {
+    const types = systemSearchTypes(params, opts.allTypes);
+    const r = repo.search(types, params, { strict: opts.strict });
+    return repo.searchBundle(r, '');
+  }
+  if (path.length === 1 && type === '_history') return repo.history({}, new URLSearchParams(query));
+  if (path.length === 1) {
+    const r = repo.search([type], params, { strict: opts.strict });
+    return repo.searchBundle(r, type);
+  }
+  if (path.length === 2 && id === '_history') return repo.history({ type }, new URLSearchParams(query));
+  if (path.length === 2) return repo.read(type, id).content!;
+  if (path.length === 3 && op === '_history') return repo.history({ type, id }, new URLSearchParams(query));
+  if (path.length === 3 && type === 'Patient' && op === '$everything') return repo.everything(id, new URLSearchParams(query));
+  if (path.length === 3 && type === 'Patient' && /^[A-Z]/.test(op)) {
+    // Compartment search: the patient must be readable, then the search is confined to it.
+    repo.read('Patient', id);
+    const r = repo.search([op], params, { strict: opts.strict, compartment: id });
+    return repo.searchBundle(r, `Patient/${id}/${op}`);
+  }
+  if (path.length === 3 && /^[A-Z]/.test(op)) throw badRequest(`compartment searches are supported for Patient only`);
+  if (path.length === 4 && op === '_history') return repo.vread(type, id, vid).content!;
+  throw notFoundRoute(path);
+}
+
+export function handleGet(repo: FhirRepository, path: string[], query: string, allTypes: Iterable<string> = resourceTypes()): unknown {
+  return JSON.parse(getText(repo, path, query, { allTypes }));
+}

@@ -1,0 +1,30 @@
+/**
+ * Request body parsers shared by every route. JSON bodies are kept as parsed objects; a body that is
+ * not valid JSON is a 400 (never a 500). Form bodies (`_search`, login/consent forms) become a
+ * `Record<string, string | string[]>`. Other media types are refused by fastify with 415.
+ */
+import type { FastifyInstance } from 'fastify';
+import { badRequest } from '../errors/errors.js';
+
+export const JSON_TYPES = ['application/json', 'application/fhir+json', 'application/json-patch+json'];
+
+export function installBodyParsers(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(JSON_TYPES, { parseAs: 'string' }, (_req, body, done) => {
+    const text = body as string;
+    if (text.trim() === '') return done(badRequest('request body is empty'), undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (e) {
+      done(badRequest(`request body is not valid JSON: ${(e as Error).message}`), undefined);
+    }
+  });
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    const out: Record<string, string | string[]> = {};
+    for (const [k, v] of new URLSearchParams(body as string)) {
+      const prev = out[k];
+      out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+    }
+    done(null, out);
+  });
+}

@@ -1,0 +1,49 @@
+/**
+ * The app-wide error and not-found handlers: every error leaves as a FHIR OperationOutcome with the
+ * right status. Client mistakes caught by fastify itself (body too large, bad media type, malformed
+ * JSON) keep their 4xx status; anything else is a server fault: logged, answered with a generic 500,
+ * never a stack trace.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { FhirError, outcome } from '../errors/errors.js';
+
+const FHIR_JSON = 'application/fhir+json; charset=utf-8';
+
+export function sendOutcome(reply: FastifyReply, err: FhirError): FastifyReply {
+  for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
+  return reply.code(err.status).type(FHIR_JSON).send(err.outcome);
+}
+
+const FASTIFY_CODES: Record<string, [number, string]> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: [413, 'too-costly'],
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, 'not-supported'],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, 'invalid'],
+  FST_ERR_CTP_EMPTY_JSON_BODY: [400, 'invalid'],
+  FST_ERR_CTP_INVALID_JSON_BODY: [400, 'invalid'],
+  FST_ERR_BAD_URL: [400, 'invalid'],
+};
+
+export function toFhirError(error: unknown): FhirError | undefined {
+  if (error instanceof FhirError) return error;
+  const e = error as FastifyError;
+  const known = e?.code ? FASTIFY_CODES[e.code] : undefined;
+  if (known) return new FhirError(known[0], [{ severity: 'error', code: known[1], diagnostics: e.message }]);
+  if (e instanceof SyntaxError || (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500)) {
+    return new FhirError(e.statusCode && e.statusCode < 500 ? e.statusCode : 400, [
+      { severity: 'error', code: 'invalid', diagnostics: e.message },
+    ]);
+  }
+  return undefined;
+}
+
+export function installErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const fe = toFhirError(error);
+    if (fe) return sendOutcome(reply, fe);
+    request.log.error({ err: error }, 'unhandled error');
+    return reply.code(500).type(FHIR_JSON).send(outcome('error', 'exception', 'internal server error'));
+  });
+  app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) =>
+    reply.code(404).type(FHIR_JSON).send(outcome('error', 'not-found', `no route for ${request.method} ${request.url.split('?')[0]}`)),
+  );
+}

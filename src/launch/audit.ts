@@ -1,0 +1,115 @@
+/**
+ * The launch audit trail: every registration and each use of a launch (authorize, token, success
+ * or error) is appended to `audit_event`. Writes are queued and flushed in batches (every 200 ms or
+ * 500 records, and on close) so that auditing never limits registration throughput; a process crash
+ * can lose at most the last unflushed batch of audit records, never a launch.
+ */
+import type { Sqlite } from '../storage/sqlite/open.js';
+
+export type AuditAction = 'register' | 'revoke' | 'authorize' | 'token';
+
+export interface AuditRecord {
+  sandboxKey: number;
+  action: AuditAction;
+  outcome: 'success' | 'failure';
+  clientId?: string;
+  username?: string;
+  patient?: string;
+  /** SHA-256 of the launch id (never the id itself). */
+  launchHash?: string;
+  detail?: string;
+  recordedAt?: number;
+}
+
+export interface StoredAuditRecord extends Required<Pick<AuditRecord, 'sandboxKey' | 'action' | 'outcome'>> {
+  seq: number;
+  recordedAt: number;
+  clientId?: string;
+  username?: string;
+  patient?: string;
+  launchHash?: string;
+  detail?: string;
+}
+
+export interface AuditQuery {
+  since?: number;
+  until?: number;
+  clientId?: string;
+  patient?: string;
+  outcome?: 'success' | 'failure';
+  launchHash?: string;
+  limit?: number;
+}
+
+export interface AuditLog {
+  record(r: AuditRecord): void;
+  flush(): void;
+  query(sandboxKey: number, q: AuditQuery): StoredAuditRecord[];
+  close(): void;
+}
+
+export class SqliteAuditLog implements AuditLog {
+  private queue: AuditRecord[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private readonly insert;
+  constructor(
+    private readonly db: Sqlite,
+    private readonly opts = { intervalMs: 200, maxBatch: 500 },
+  ) {
+    this.insert = db.prepare(
+      `INSERT INTO audit_event (tenant, recorded_at, action, outcome, client_id, username, patient, launch_hash, detail)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+  }
+
+  record(r: AuditRecord): void {
+    this.queue.push({ ...r, recordedAt: r.recordedAt ?? Date.now() });
+    if (this.queue.length >= this.opts.maxBatch) this.flush();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), this.opts.intervalMs);
+      this.timer.unref();
+    }
+  }
+
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.queue.length === 0 || !this.db.open) return;
+    const batch = this.queue;
+    this.queue = [];
+    this.db.transaction(() => {
+      for (const r of batch)
+        this.insert.run(r.sandboxKey, r.recordedAt, r.action, r.outcome, r.clientId ?? null, r.username ?? null, r.patient ?? null, r.launchHash ?? null, r.detail ?? null);
+    })();
+  }
+
+  query(sandboxKey: number, q: AuditQuery): StoredAuditRecord[] {
+    this.flush();
+    const where = ['tenant = ?'];
+    const args: (string | number)[] = [sandboxKey];
+    if (q.since !== undefined) where.push('recorded_at >= ?'), args.push(q.since);
+    if (q.until !== undefined) where.push('recorded_at < ?'), args.push(q.until);
+    if (q.clientId !== undefined) where.push('client_id = ?'), args.push(q.clientId);
+    if (q.patient !== undefined) where.push('patient = ?'), args.push(q.patient);
+    if (q.outcome !== undefined) where.push('outcome = ?'), args.push(q.outcome);
+    if (q.launchHash !== undefined) where.push('launch_hash = ?'), args.push(q.launchHash);
+    args.push(Math.min(q.limit ?? 100, 1000));
+    const rows = this.db.prepare(`SELECT * FROM audit_event WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT ?`).all(...args) as Record<string, any>[];
+    return rows.map((r) => ({
+      seq: r.seq,
+      sandboxKey: r.tenant,
+      recordedAt: r.recorded_at,
+      action: r.action,
+      outcome: r.outcome,
+      clientId: r.client_id ?? undefined,
+      username: r.username ?? undefined,
+      patient: r.patient ?? undefined,
+      launchHash: r.launch_hash ?? undefined,
+      detail: r.detail ?? undefined,
+    }));
+  }
+
+  close(): void {
+    this.flush();
+  }
+}

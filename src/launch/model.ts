@@ -1,0 +1,50 @@
+/**
+ * The launch-context model shared by the registration service (src/launch), the authorization server
+ * (src/auth) and the console. A launch is registered by an external system and redeemed by one app
+ * at `/authorize` (architecture §5).
+ */
+import crypto from 'node:crypto';
+
+export interface StoredLaunch {
+  sandboxKey: number;
+  /** SHA-256 of the launch id, base64url: the store never holds the id itself. */
+  idHash: string;
+  /** When set, only this client may use the launch. */
+  clientId?: string;
+  /** Persona for sandbox single sign-on: no login, no consent, single use. */
+  username?: string;
+  /** Context parameters with their JSON types (need_patient_banner, patient, fhirContext, …). */
+  parameters: Record<string, unknown>;
+  createdAt: number;
+  /** client_id of the registering token, or `anonymous` under legacy open registration. */
+  createdBy: string;
+  expiresAt: number;
+  /** Set when a single-use (username) launch was redeemed. */
+  consumedAt?: number;
+}
+
+export interface LaunchStore {
+  insert(launch: StoredLaunch): void;
+  /** The launch if it exists in this sandbox generation and has not expired (consumed ones included). */
+  find(sandboxKey: number, launchId: string): StoredLaunch | undefined;
+  /** Atomically marks a single-use launch consumed; false when it was already consumed or is gone. */
+  consume(sandboxKey: number, launchId: string, now?: number): boolean;
+  delete(sandboxKey: number, launchId: string): boolean;
+  /** Recent launches of a sandbox for inspectors, newest first. */
+  recent(sandboxKey: number, limit: number): StoredLaunch[];
+  /** Removes launches expired before `now`; returns how many. */
+  purgeExpired(now?: number): number;
+  purgeSandbox(sandboxKey: number): void;
+}
+
+/** 32 random bytes (256 bits), base64url: unguessable and safe in URLs and form bodies. */
+export function newLaunchId(): string {
+  return crypto.randomBytes(32).toString('base64url');
+}
+
+export function hashLaunchId(launchId: string): string {
+  return crypto.createHash('sha256').update(launchId).digest('base64url');
+}
+
+/** The `launch_id` grammar we issue (and therefore the only one we look up). */
+export const LAUNCH_ID = /^[A-Za-z0-9_-]{16,128}$/;

@@ -1,0 +1,93 @@
+/**
+ * The server process: opens the store, seeds the demo sandbox on first start, listens, and shuts
+ * down cleanly on SIGINT/SIGTERM. The only place that listens on a socket.
+ */
+import net from 'node:net';
+import { buildApp } from './app.js';
+import type { Config } from './config/config.js';
+import { sandboxUrls } from './config/urls.js';
+import { createSandbox } from './sandbox/lifecycle.js';
+import { createServices, PUBLIC_URL_SETTING, type Services } from './services.js';
+
+const DEMO_ID = 'demo';
+const DEMO_SEEDED_SETTING = 'demo_seeded';
+/** Expired launches and oidc-provider payloads are purged on this period. */
+const PURGE_INTERVAL_MS = 5 * 60 * 1000;
+
+export interface RunningServer {
+  url: string;
+  config: Config;
+  services: Services;
+  close(): Promise<void>;
+}
+
+/**
+ * The demo sandbox is created once, on the first start of a store (not again after a user deleted
+ * it). Its persona passwords are generated then; `persona list demo` shows them later.
+ */
+function seedDemoOnce(services: Services, log: (line: string) => void): void {
+  if (services.tenants.getSetting(DEMO_SEEDED_SETTING)) return;
+  if (!services.tenants.get(DEMO_ID)) {
+    const t = Date.now();
+    const created = createSandbox(services, DEMO_ID, { name: 'Demo sandbox', openRead: false, data: { kind: 'demo' } });
+    log(`created the demo sandbox with ${created.resources} resources in ${Date.now() - t} ms`);
+  }
+  services.tenants.setSetting(DEMO_SEEDED_SETTING, new Date().toISOString());
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** A free port on `host`, for `--port 0` (tests): the public URL must be known before the app is built. */
+async function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startServer(config: Config, log: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<RunningServer> {
+  if (config.port === 0) {
+    const port = await freePort(config.host);
+    const defaultUrl = `http://${hostForUrl(config.host)}:0`;
+    config = { ...config, port, publicUrl: config.publicUrl === defaultUrl ? `http://${hostForUrl(config.host)}:${port}` : config.publicUrl };
+  }
+  const services = await createServices(config);
+  if (config.demo && config.role !== 'api') seedDemoOnce(services, log);
+  const app = await buildApp(config, services);
+  await app.listen({ port: config.port, host: config.host });
+  const url = `http://${hostForUrl(config.host)}:${config.port}`;
+  services.tenants.setSetting(PUBLIC_URL_SETTING, config.publicUrl);
+  const purge = setInterval(() => {
+    try {
+      services.launches.purgeExpired();
+    } catch (e) {
+      app.log.error({ err: e }, 'purge of expired launches failed');
+    }
+  }, PURGE_INTERVAL_MS);
+  purge.unref();
+
+  log(`smart-sandbox listening on ${url} (role ${config.role}, data in ${config.dataDir})`);
+  const demo = services.tenants.get(DEMO_ID);
+  if (demo) {
+    const urls = sandboxUrls(config.publicUrl, demo.id);
+    log(`demo sandbox FHIR base (iss): ${urls.iss}`);
+    log(`demo sandbox authorization server: ${urls.issuer}`);
+    log('persona passwords: smart-sandbox persona list demo');
+  }
+  return {
+    url,
+    config,
+    services,
+    async close() {
+      clearInterval(purge);
+      await app.close();
+      await services.close();
+    },
+  };
+}

@@ -1,0 +1,108 @@
+/**
+ * Sandbox lifecycle shared by the CLI, `serve` and (later) the console: create with data, reset,
+ * delete, export. Deleting purges every capability's rows of that tenant key; a sandbox re-created
+ * with the same id gets a new key, so nothing of the old generation (tokens, launches) applies to it.
+ */
+import type { Bundle, Resource } from '@medplum/fhirtypes';
+import { DEMO_PRACTITIONER_ID, demoBundle } from '../sample/demo.js';
+import { syntheticResources } from '../sample/synthetic.js';
+import type { Services } from '../services.js';
+import type { Sandbox, SandboxChanges } from '../storage/types.js';
+
+export type DataChoice = { kind: 'empty' } | { kind: 'demo' } | { kind: 'synthetic'; count: number };
+
+export class DataChoiceError extends Error {}
+
+export function parseDataChoice(text: string): DataChoice {
+  if (text === 'empty') return { kind: 'empty' };
+  if (text === 'demo') return { kind: 'demo' };
+  const m = /^synthetic:(\d{1,7})$/.exec(text);
+  if (m && Number(m[1]) > 0) return { kind: 'synthetic', count: Number(m[1]) };
+  throw new DataChoiceError(`--data must be demo, empty or synthetic:N (N from 1 to 9999999), got ${text}`);
+}
+
+export interface CreatedSandbox {
+  sandbox: Sandbox;
+  resources: number;
+  /** Demo persona credentials generated for this sandbox (shown once here, and by `persona list`). */
+  personas: { username: string; password: string; resource: string }[];
+}
+
+/** Batch size of the bulk loader: one SQLite transaction per batch keeps memory flat for large N. */
+const BULK_BATCH = 2000;
+
+export function loadData(services: Services, sandbox: Sandbox, data: DataChoice, onProgress?: (done: number, total: number) => void): CreatedSandbox {
+  let resources = 0;
+  let personas: CreatedSandbox['personas'] = [];
+  if (data.kind === 'demo') {
+    const bundle: Bundle = demoBundle();
+    services.fhir.transaction(sandbox.key, bundle);
+    resources = bundle.entry?.length ?? 0;
+    personas = services.auth.seedDemo(sandbox, { practitioner: `Practitioner/${DEMO_PRACTITIONER_ID}`, patient: 'Patient/BILIBABY' });
+  } else if (data.kind === 'synthetic') {
+    let batch: Resource[] = [];
+    for (const r of syntheticResources(data.count)) {
+      batch.push(r);
+      if (batch.length === BULK_BATCH) {
+        resources += services.fhir.bulkLoad(sandbox.key, batch);
+        batch = [];
+        onProgress?.(resources, data.count);
+      }
+    }
+    if (batch.length) resources += services.fhir.bulkLoad(sandbox.key, batch);
+    onProgress?.(resources, data.count);
+  }
+  return { sandbox, resources, personas };
+}
+
+export function createSandbox(
+  services: Services,
+  id: string,
+  opts: SandboxChanges & { data?: DataChoice },
+  onProgress?: (done: number, total: number) => void,
+): CreatedSandbox {
+  const sandbox = services.tenants.create(id, opts);
+  try {
+    return loadData(services, sandbox, opts.data ?? { kind: 'empty' }, onProgress);
+  } catch (e) {
+    // Nothing half-made: a sandbox whose data failed to load is removed again.
+    purge(services, sandbox);
+    services.tenants.delete(id);
+    throw e;
+  }
+}
+
+function purge(services: Services, sandbox: Sandbox): void {
+  services.fhir.purgeSandbox(sandbox.key);
+  services.auth.purgeSandbox(sandbox.key);
+  services.launches.purgeSandbox(sandbox.key);
+}
+
+export function deleteSandbox(services: Services, id: string): Sandbox {
+  const sandbox = services.tenants.delete(id);
+  purge(services, sandbox);
+  return sandbox;
+}
+
+/**
+ * Reset: a new generation with the same id and settings and fresh data of the given kind (the demo
+ * data for `demo`-like sandboxes). Old tokens and launches die with the old generation.
+ */
+export function resetSandbox(services: Services, id: string, data: DataChoice): CreatedSandbox {
+  const old = services.tenants.get(id);
+  if (!old) throw new Error(`sandbox ${id} does not exist`);
+  deleteSandbox(services, id);
+  return createSandbox(services, id, { name: old.name, openRead: old.openRead, openWrite: old.openWrite, openRegistration: old.openRegistration, data });
+}
+
+/** A sandbox's resources as a FHIR transaction Bundle that `import` (or any FHIR server) can load. */
+export function exportSandbox(services: Services, id: string): Bundle {
+  const sandbox = services.tenants.get(id);
+  if (!sandbox) throw new Error(`sandbox ${id} does not exist`);
+  const entry: NonNullable<Bundle['entry']> = [];
+  for (const r of services.fhir.exportAll(sandbox.key)) {
+    const { meta: _meta, ...content } = r as Resource & { meta?: unknown };
+    entry.push({ resource: content as Resource, request: { method: 'PUT', url: `${r.resourceType}/${r.id}` } });
+  }
+  return { resourceType: 'Bundle', type: 'transaction', entry };
+}

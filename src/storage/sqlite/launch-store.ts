@@ -1,0 +1,86 @@
+import type { LaunchStore, StoredLaunch } from '../../launch/model.js';
+import { hashLaunchId } from '../../launch/model.js';
+import type { Sqlite } from './open.js';
+
+interface Row {
+  tenant: number;
+  id_hash: string;
+  client_id: string | null;
+  username: string | null;
+  parameters: string;
+  created_at: number;
+  created_by: string;
+  expires_at: number;
+  consumed_at: number | null;
+}
+
+const toLaunch = (r: Row): StoredLaunch => ({
+  sandboxKey: r.tenant,
+  idHash: r.id_hash,
+  clientId: r.client_id ?? undefined,
+  username: r.username ?? undefined,
+  parameters: JSON.parse(r.parameters),
+  createdAt: r.created_at,
+  createdBy: r.created_by,
+  expiresAt: r.expires_at,
+  consumedAt: r.consumed_at ?? undefined,
+});
+
+export class SqliteLaunchStore implements LaunchStore {
+  private readonly ins;
+  private readonly sel;
+  private readonly con;
+  private readonly del;
+  constructor(private readonly db: Sqlite) {
+    this.ins = db.prepare(
+      `INSERT INTO launch_context (tenant, id_hash, client_id, username, parameters, created_at, created_by, expires_at)
+       VALUES (@tenant, @id_hash, @client_id, @username, @parameters, @created_at, @created_by, @expires_at)`,
+    );
+    this.sel = db.prepare('SELECT * FROM launch_context WHERE tenant = ? AND id_hash = ? AND expires_at > ?');
+    // Conditional update: of two concurrent redemptions exactly one changes a row.
+    this.con = db.prepare(
+      'UPDATE launch_context SET consumed_at = ? WHERE tenant = ? AND id_hash = ? AND consumed_at IS NULL AND expires_at > ?',
+    );
+    this.del = db.prepare('DELETE FROM launch_context WHERE tenant = ? AND id_hash = ?');
+  }
+
+  insert(l: StoredLaunch): void {
+    this.ins.run({
+      tenant: l.sandboxKey,
+      id_hash: l.idHash,
+      client_id: l.clientId ?? null,
+      username: l.username ?? null,
+      parameters: JSON.stringify(l.parameters),
+      created_at: l.createdAt,
+      created_by: l.createdBy,
+      expires_at: l.expiresAt,
+    });
+  }
+
+  find(sandboxKey: number, launchId: string): StoredLaunch | undefined {
+    const r = this.sel.get(sandboxKey, hashLaunchId(launchId), Date.now()) as Row | undefined;
+    return r && toLaunch(r);
+  }
+
+  consume(sandboxKey: number, launchId: string, now = Date.now()): boolean {
+    return this.con.run(now, sandboxKey, hashLaunchId(launchId), now).changes === 1;
+  }
+
+  delete(sandboxKey: number, launchId: string): boolean {
+    return this.del.run(sandboxKey, hashLaunchId(launchId)).changes === 1;
+  }
+
+  recent(sandboxKey: number, limit: number): StoredLaunch[] {
+    return (
+      this.db.prepare('SELECT * FROM launch_context WHERE tenant = ? ORDER BY created_at DESC LIMIT ?').all(sandboxKey, limit) as Row[]
+    ).map(toLaunch);
+  }
+
+  purgeExpired(now = Date.now()): number {
+    return this.db.prepare('DELETE FROM launch_context WHERE expires_at <= ?').run(now).changes;
+  }
+
+  purgeSandbox(sandboxKey: number): void {
+    this.db.prepare('DELETE FROM launch_context WHERE tenant = ?').run(sandboxKey);
+  }
+}

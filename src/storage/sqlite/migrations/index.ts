@@ -1,0 +1,12 @@
+import type { Migration } from '../migrate.js';
+import { m0001 } from './0001_sandboxes.js';
+import { m0002 } from './0002_fhir.js';
+import { m0003 } from './0003_auth.js';
+import { m0004 } from './0004_launch.js';
+import { m0005 } from './0005_audit.js';
+
+/**
+ * Every migration, in any order (the runner sorts by version). Capabilities add theirs here:
+ * 0002 FHIR resources and indexes, 0003 auth (oidc-provider payloads, clients, personas), 0004 launches.
+ */
+export const migrations: Migration[] = [m0001, m0002, m0003, m0004, m0005];

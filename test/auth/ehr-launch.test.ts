@@ -1,0 +1,136 @@
+/** EHR launch (SMART 2.2 §"EHR launch"; architecture §5): T6 and sandbox single sign-on launches. */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { bilirubinAppUrls } from '../../src/config/urls.js';
+import { DOC, REDIRECT, authorize, exchange, seedBasics } from './helpers/flows.js';
+import { Browser, type Harness, authorizeUrl, pkcePair, postForm, startHarness } from './helpers/harness.js';
+
+describe('EHR launch', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+    seedBasics(h);
+  });
+  after(() => h.close());
+
+  const params = {
+    patient: 'BILIBABY',
+    encounter: 'ENC1',
+    need_patient_banner: false,
+    smart_style_url: 'https://ehr.example/style.json',
+    fhirContext: [{ reference: 'Appointment/123' }, { canonical: 'http://example.org/Questionnaire/q|1', type: 'Questionnaire' }],
+    intent: 'reconcile-medications',
+    tenant: 'org-1',
+    __darkMode: true,
+    appContext: { a: [1, 2] },
+  };
+
+  test('T6 launch with login: every context key at top level with its JSON type, also on refresh and introspection', async () => {
+    const launch = h.launch({ parameters: params, clientId: 'app' });
+    const r = await authorize(h, { clientId: 'app', scope: 'launch openid fhirUser offline_access user/*.rs patient/*.rs', launch, login: DOC });
+    const t = await exchange(h, r.url.searchParams.get('code') as string, r.verifier, { client_id: 'app' });
+    assert.equal(t.status, 200);
+    for (const [k, v] of Object.entries(params)) assert.deepEqual(t.body[k], v, k);
+    assert.match(String(t.body.scope), /\blaunch\b/);
+    const rf = await postForm(h.urls.token, { grant_type: 'refresh_token', refresh_token: String(t.body.refresh_token), client_id: 'app' });
+    for (const [k, v] of Object.entries(params)) assert.deepEqual(rf.body[k], v, `refresh ${k}`);
+    const g = await h.auth.verifier.verify(h.sandbox, String(rf.body.access_token));
+    assert.equal(g?.patient, 'BILIBABY');
+    assert.equal(g?.encounter, 'ENC1');
+    assert.deepEqual(g?.context.fhirContext, params.fhirContext);
+  });
+
+  test('T6 defaults: need_patient_banner true and the server style URL when the launch names none; string booleans converted', async () => {
+    const launch = h.launch({ parameters: { patient: 'OTHER', need_patient_banner: 'false' } });
+    const r = await authorize(h, { clientId: 'app', scope: 'launch patient/*.rs', launch, login: DOC });
+    const t = await exchange(h, r.url.searchParams.get('code') as string, r.verifier, { client_id: 'app' });
+    assert.equal(t.body.patient, 'OTHER');
+    assert.equal(t.body.need_patient_banner, false);
+    assert.equal(t.body.smart_style_url, `${h.config.publicUrl}/smart-style.json`);
+    const l2 = h.launch({ parameters: { patient: 'OTHER' } });
+    const r2 = await authorize(h, { clientId: 'app', scope: 'launch patient/*.rs', launch: l2, login: DOC });
+    const t2 = await exchange(h, r2.url.searchParams.get('code') as string, r2.verifier, { client_id: 'app' });
+    assert.equal(t2.body.need_patient_banner, true);
+  });
+
+  test('the launch scope without a launch parameter is refused', async () => {
+    const { challenge } = pkcePair();
+    const res = await fetch(authorizeUrl(h, { client_id: 'app', redirect_uri: REDIRECT, scope: 'launch patient/*.rs', state: 'z', code_challenge: challenge, code_challenge_method: 'S256' }), { redirect: 'manual' });
+    const loc = new URL(res.headers.get('location') as string);
+    assert.equal(loc.searchParams.get('error'), 'invalid_request');
+  });
+
+  test('SSO launch (username): no login, no consent, single use, no reusable browser session', async () => {
+    const launch = h.launch({ parameters: { patient: 'BILIBABY' }, clientId: 'app', username: 'doc', expiresAt: Date.now() + 120_000 });
+    const b = new Browser();
+    const { verifier, challenge } = pkcePair();
+    const url = authorizeUrl(h, { client_id: 'app', redirect_uri: REDIRECT, scope: 'launch openid fhirUser patient/*.rs', launch, code_challenge: challenge, code_challenge_method: 'S256', state: 'sso' });
+    const back = await b.go(url, REDIRECT);
+    assert.ok(back, `expected a direct redirect, got page ${b.page.slice(0, 300)}`);
+    assert.equal(back.searchParams.get('state'), 'sso');
+    const t = await exchange(h, back.searchParams.get('code') as string, verifier, { client_id: 'app' });
+    assert.equal(t.status, 200);
+    assert.equal(t.body.patient, 'BILIBABY');
+    assert.equal(h.launches.find(h.sandbox.key, launch)?.consumedAt !== undefined, true, 'consumed');
+
+    // Second use of the same launch: refused.
+    const { challenge: c2 } = pkcePair();
+    const res = await b.request(authorizeUrl(h, { client_id: 'app', redirect_uri: REDIRECT, scope: 'launch patient/*.rs', launch, code_challenge: c2, code_challenge_method: 'S256', state: 'again' }));
+    assert.equal(new URL(res.headers.get('location') as string).searchParams.get('error'), 'invalid_request');
+
+    // The same browser starting a standalone launch must sign in: the SSO session is not reusable.
+    const { challenge: c3 } = pkcePair();
+    const next = await b.go(authorizeUrl(h, { client_id: 'app', redirect_uri: REDIRECT, scope: 'user/*.rs', code_challenge: c3, code_challenge_method: 'S256' }), REDIRECT);
+    assert.equal(next, undefined);
+    assert.match(b.page, /name="step" value="login"/);
+  });
+
+  test('SSO launch replaces an existing session of another persona', async () => {
+    const r = await authorize(h, { clientId: 'app', scope: 'user/*.rs', login: DOC });
+    const launch = h.launch({ parameters: { patient: 'BILIBABY' }, username: 'pat' });
+    const { verifier, challenge } = pkcePair();
+    const back = await r.browser.go(
+      authorizeUrl(h, { client_id: 'app', redirect_uri: REDIRECT, scope: 'launch openid fhirUser patient/*.rs', launch, code_challenge: challenge, code_challenge_method: 'S256' }),
+      REDIRECT,
+    );
+    assert.ok(back, r.browser.page.slice(0, 3000));
+    const t = await exchange(h, back.searchParams.get('code') as string, verifier, { client_id: 'app' });
+    const g = await h.auth.verifier.verify(h.sandbox, String(t.body.access_token));
+    assert.equal(g?.sub, 'pat');
+    assert.equal(g?.fhirUser, 'Patient/BILIBABY');
+  });
+
+  test('seedDemo: bilirubin_chart (public, consent skipped, PKCE) and two personas with generated passwords, idempotent', async () => {
+    const creds = h.auth.seedDemo(h.sandbox, { practitioner: 'DOC1', patient: 'BILIBABY' });
+    assert.equal(creds.length, 2);
+    for (const c of creds) assert.ok(c.password.length >= 16);
+    assert.deepEqual(
+      creds.map((c) => c.resource),
+      ['Practitioner/DOC1', 'Patient/BILIBABY'],
+    );
+    const again = h.auth.seedDemo(h.sandbox, { practitioner: 'DOC1', patient: 'BILIBABY' });
+    assert.deepEqual(again, creds);
+    const listed = h.auth.personas.list(h.sandbox.key).filter((p) => p.demoPassword);
+    assert.equal(listed.length, 2);
+    assert.equal(h.auth.personas.list(h.sandbox.key).find((p) => p.username === 'doc')?.demoPassword, undefined);
+    const app = h.auth.clients.getClient(h.sandbox.key, 'bilirubin_chart');
+    const urls = bilirubinAppUrls(h.config.publicUrl);
+    assert.equal(app?.authMethod, 'none');
+    assert.equal(app?.consent, 'skip');
+    assert.equal(app?.pkce, 'required');
+    assert.equal(app?.launchUri, urls.launch);
+    assert.deepEqual(app?.redirectUris, [urls.redirect]);
+
+    // The demo app end to end through an EHR launch with the seeded practitioner.
+    const launch = h.launch({ parameters: { patient: 'BILIBABY' }, clientId: 'bilirubin_chart' });
+    const b = new Browser();
+    const { verifier, challenge } = pkcePair();
+    await b.go(authorizeUrl(h, { client_id: 'bilirubin_chart', redirect_uri: urls.redirect, scope: 'launch openid fhirUser patient/Observation.read patient/Patient.read online_access', launch, code_challenge: challenge, code_challenge_method: 'S256' }), urls.redirect);
+    const back = await b.submit(h.config.publicUrl, urls.redirect, { username: creds[0].username, password: creds[0].password });
+    assert.ok(back, 'consent is skipped');
+    const t = await postForm(h.urls.token, { grant_type: 'authorization_code', code: back.searchParams.get('code') as string, redirect_uri: urls.redirect, client_id: 'bilirubin_chart', code_verifier: verifier });
+    assert.equal(t.status, 200);
+    assert.equal(t.body.patient, 'BILIBABY');
+    assert.equal(typeof t.body.refresh_token, 'string');
+  });
+});

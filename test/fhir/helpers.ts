@@ -1,0 +1,118 @@
+/**
+ * Test harness for the FHIR capability: a real fastify app (body parsers + error handlers from
+ * src/http), a real SQLite store in a temp dir, and a TokenVerifier backed by a Map of grants that the
+ * tests build themselves (the real auth server implements the same interface).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
+import { resolveConfig } from '../../src/config/config.js';
+import type { TokenGrant, TokenVerifier } from '../../src/fhir/access/types.js';
+import { registerFhirRoutes } from '../../src/fhir/routes.js';
+import { FhirService } from '../../src/fhir/service.js';
+import { installBodyParsers } from '../../src/http/body.js';
+import { installErrorHandlers } from '../../src/http/errors.js';
+import { openSqlite, type Sqlite } from '../../src/storage/sqlite/open.js';
+import { SqliteTenantStore } from '../../src/storage/sqlite/tenant-store.js';
+import type { Sandbox } from '../../src/storage/types.js';
+
+export const PUBLIC_URL = 'http://fhir.test';
+
+export class MapVerifier implements TokenVerifier {
+  readonly grants = new Map<string, TokenGrant>();
+  async verify(sandbox: Sandbox, token: string): Promise<TokenGrant | undefined> {
+    const g = this.grants.get(token);
+    return g && g.sandboxKey === sandbox.key ? g : undefined;
+  }
+}
+
+export interface Harness {
+  app: FastifyInstance;
+  db: Sqlite;
+  fhir: FhirService;
+  tenants: SqliteTenantStore;
+  verifier: MapVerifier;
+  sandbox: Sandbox;
+  dir: string;
+  /** Registers a token for `scope` (plus optional context) and returns it. */
+  token(scope: string, extra?: Partial<TokenGrant>, sandbox?: Sandbox): string;
+  close(): Promise<void>;
+}
+
+let counter = 0;
+
+export async function harness(opts: { open?: boolean; openWrite?: boolean } = {}): Promise<Harness> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ss-'));
+  const config = resolveConfig({ dataDir: dir, publicUrl: PUBLIC_URL, logLevel: 'silent' });
+  const db = openSqlite(dir);
+  const tenants = new SqliteTenantStore(db);
+  const fhir = new FhirService({ db, config });
+  const verifier = new MapVerifier();
+  const sandbox = tenants.create('test', { openRead: opts.open ?? false, openWrite: opts.openWrite ?? false });
+  const app = Fastify({ logger: false, routerOptions: { maxParamLength: 1000 } });
+  installBodyParsers(app);
+  installErrorHandlers(app);
+  await registerFhirRoutes(app, { config, tenants, fhir, verifier });
+  await app.ready();
+  return {
+    app,
+    db,
+    fhir,
+    tenants,
+    verifier,
+    sandbox,
+    dir,
+    token(scope, extra = {}, sb = sandbox) {
+      const t = `tok-${++counter}`;
+      verifier.grants.set(t, { sandboxKey: sb.key, clientId: 'test-client', scope, expiresAt: Math.floor(Date.now() / 1000) + 3600, context: {}, ...extra });
+      return t;
+    },
+    async close() {
+      await app.close();
+      db.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Call {
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS' | 'HEAD';
+  url: string;
+  token?: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+  contentType?: string;
+}
+
+export async function call(h: Harness, c: Call): Promise<LightMyRequestResponse & { json: () => any }> {
+  const headers: Record<string, string> = { ...(c.headers ?? {}) };
+  if (c.token) headers.authorization = `Bearer ${c.token}`;
+  let payload: string | undefined;
+  if (c.body !== undefined) {
+    headers['content-type'] = c.contentType ?? 'application/fhir+json';
+    payload = typeof c.body === 'string' ? c.body : JSON.stringify(c.body);
+  }
+  const url = c.url.startsWith('/') ? c.url : `/test/data/${c.url}`;
+  return (await h.app.inject({ method: c.method ?? 'GET', url, headers, payload })) as any;
+}
+
+export const ALL = 'system/*.cruds';
+
+export function patient(id: string, family = 'Doe', extra: Record<string, unknown> = {}) {
+  return { resourceType: 'Patient', id, name: [{ family, given: ['Jane'] }], gender: 'female', birthDate: '1990-05-17', ...extra };
+}
+
+export function observation(id: string, patientId: string, code = '58941-6', extra: Record<string, unknown> = {}) {
+  return {
+    resourceType: 'Observation',
+    id,
+    status: 'final',
+    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' }] }],
+    code: { coding: [{ system: 'http://loinc.org', code, display: 'Bilirubin' }], text: 'Bilirubin total' },
+    subject: { reference: `Patient/${patientId}` },
+    effectiveDateTime: '2024-03-01T10:00:00Z',
+    valueQuantity: { value: 7.5, unit: 'mg/dL', system: 'http://unitsofmeasure.org', code: 'mg/dL' },
+    ...extra,
+  };
+}
