@@ -80,7 +80,14 @@ async function switchAccount(f: Flow, accountId: string): Promise<void> {
   session.loginTs = undefined;
   session.amr = undefined;
   session.authorizations = {};
-  await session.save(Math.max(session.exp - Math.floor(Date.now() / 1000), 60));
+  const now = Math.floor(Date.now() / 1000);
+  await session.save(Math.max(session.exp - now, 60));
+  // The interaction remembers the account it started with; oidc-provider refuses a changed principal.
+  const interaction = await f.sp.provider.Interaction.find(f.uid);
+  if (interaction?.session) {
+    interaction.session.accountId = undefined as unknown as string;
+    await interaction.save(Math.max(interaction.exp - now, 60));
+  }
 }
 
 async function finish(f: Flow, result: InteractionResults, merge = true): Promise<FastifyReply> {

@@ -10,6 +10,7 @@ import { badRequest, notFound } from '../errors/errors.js';
 import { sendOutcome } from '../http/errors.js';
 import type { Sandbox, TenantStore } from '../storage/types.js';
 import { handleInteraction } from './interactions.js';
+import { PAGE_HEADERS, renderErrorPage } from './pages.js';
 import type { AuthDeps, SandboxProvider } from './provider.js';
 import { SMART_STYLE } from './discovery.js';
 
@@ -85,7 +86,19 @@ export async function registerAuthRoutes(app: FastifyInstance, r: AuthRouteDeps)
     const sandbox = sandboxOf(request, reply);
     if (!sandbox) return reply;
     applyPublicUrl(request.raw, r.deps.config.publicUrl);
-    return handleInteraction(r.providerFor(sandbox), r.deps, request, reply);
+    try {
+      return await handleInteraction(r.providerFor(sandbox), r.deps, request, reply);
+    } catch (e) {
+      // oidc-provider errors (expired interaction, session mismatch…) are the user's to read, in words.
+      const oidc = e as { error?: string; error_description?: string; statusCode?: number };
+      if (typeof oidc.error === 'string' && (oidc.statusCode ?? 500) < 500) {
+        return reply
+          .code(oidc.statusCode ?? 400)
+          .headers(PAGE_HEADERS)
+          .send(renderErrorPage(sandbox.name, oidc.error, oidc.error_description ?? 'The sign-in could not be completed. Go back to the app and start again.'));
+      }
+      throw e;
+    }
   };
   app.get('/:sandbox/auth/interaction/:uid', interaction);
   app.post('/:sandbox/auth/interaction/:uid', interaction);

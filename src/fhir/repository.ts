@@ -179,7 +179,7 @@ export class FhirRepository {
   }
 
   /** A past version may have belonged to another compartment: check its own content. */
-  private versionVisible(type: string, row: StoredResource, c: Constraint): boolean {
+  private versionVisible(_type: string, row: StoredResource, c: Constraint): boolean {
     if (c === 'all') return true;
     return c.some((a) => {
       if (a.query) return false; // history of query-restricted grants is refused (cannot evaluate past versions)

@@ -20,7 +20,10 @@ describe('access enforcement', () => {
     assert.ok(!body.includes('Bfamily') && !body.includes('secret of'), `leaked B data: ${body.slice(0, 400)}`);
     if (!body.startsWith('{') && !body.startsWith('[')) return;
     const walk = (x: any): void => {
-      if (Array.isArray(x)) return x.forEach(walk);
+      if (Array.isArray(x)) {
+        for (const y of x) walk(y);
+        return;
+      }
       if (!x || typeof x !== 'object') return;
       if (typeof x.resourceType === 'string' && x.resourceType !== 'Bundle' && x.resourceType !== 'OperationOutcome') {
         assert.ok(!FORBIDDEN_IDS.has(x.id), `leaked ${x.resourceType}/${x.id}`);

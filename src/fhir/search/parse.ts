@@ -7,7 +7,7 @@ import { badRequest, notSupported } from '../../errors/errors.js';
 import { isResourceType } from '../definitions.js';
 import { type ParamDef, paramOf } from '../registry.js';
 import { and, type CompositeVal, type Cond, FALSE, or, type RefVal, TRUE } from './cond.js';
-import { orValues, parseDatePred, parseNumPred, parseQuantityPred, parseToken, splitEscaped, unescape } from './values.js';
+import { orValues, parseDatePred, parseNumPred, parseQuantityPred, parseToken, splitEscaped, unescapeValue } from './values.js';
 
 export interface ParseContext {
   /** The persisted pid of (type, code); 0 (matching nothing) when never indexed. */
@@ -75,7 +75,7 @@ function bool(param: string, v: string): boolean {
 }
 
 function refValue(ctx: ParseContext, raw: string, typeModifier?: string): RefVal {
-  let v = unescape(raw);
+  let v = unescapeValue(raw);
   if (v.startsWith(`${ctx.baseUrl}/`)) v = v.slice(ctx.baseUrl.length + 1);
   v = v.replace(/\/_history\/[^/]+$/, '');
   const m = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(v);
@@ -100,7 +100,7 @@ function compositeValue(param: string, def: ParamDef, raw: string): CompositeVal
     case 'date':
       return { c1: first, c2: { kind: 'date', pred: parseDatePred(param, parts[1]) } };
     case 'string':
-      return { c1: first, c2: { kind: 'string', value: unescape(parts[1]) } };
+      return { c1: first, c2: { kind: 'string', value: unescapeValue(parts[1]) } };
     default:
       throw notSupported(`composite search parameter ${param} is not supported`);
   }
@@ -118,7 +118,7 @@ export function paramCond(ctx: ParseContext, type: string, name: string, value: 
   if (code === '_id') {
     if (modifier === 'missing') return bool(name, value) ? FALSE : TRUE;
     if (modifier && modifier !== 'not') throw badRequest(`modifier :${modifier} is not allowed on _id`);
-    const c: Cond = { k: 'id', ids: values.map(unescape) };
+    const c: Cond = { k: 'id', ids: values.map(unescapeValue) };
     return modifier === 'not' ? { k: 'not', item: c } : c;
   }
   if (code === '_lastUpdated') {
@@ -133,7 +133,7 @@ export function paramCond(ctx: ParseContext, type: string, name: string, value: 
   }
   switch (def.type) {
     case 'token': {
-      if (modifier === 'text') return { k: 'tokenText', pid, texts: values.map((v) => unescape(v)) };
+      if (modifier === 'text') return { k: 'tokenText', pid, texts: values.map((v) => unescapeValue(v)) };
       if (modifier && modifier !== 'not') throw notSupported(`modifier :${modifier} is not supported on token parameter ${code}`);
       const c: Cond = { k: 'token', pid, alts: values.map(parseToken) };
       return modifier === 'not' ? { k: 'not', item: c } : c;
@@ -142,7 +142,7 @@ export function paramCond(ctx: ParseContext, type: string, name: string, value: 
       if (modifier && modifier !== 'exact' && modifier !== 'contains') {
         throw notSupported(`modifier :${modifier} is not supported on string parameter ${code}`);
       }
-      return { k: 'string', pid, mode: (modifier as 'exact' | 'contains' | undefined) ?? 'prefix', values: values.map(unescape) };
+      return { k: 'string', pid, mode: (modifier as 'exact' | 'contains' | undefined) ?? 'prefix', values: values.map(unescapeValue) };
     }
     case 'date':
       if (modifier) throw badRequest(`modifier :${modifier} is not allowed on date parameter ${code}`);
@@ -155,7 +155,7 @@ export function paramCond(ctx: ParseContext, type: string, name: string, value: 
       return { k: 'quantity', pid, preds: values.map((v) => parseQuantityPred(name, v)) };
     case 'uri': {
       if (modifier && modifier !== 'below' && modifier !== 'above') throw notSupported(`modifier :${modifier} is not supported on uri parameter ${code}`);
-      return { k: 'uri', pid, mode: (modifier as 'below' | 'above' | undefined) ?? 'eq', values: values.map(unescape) };
+      return { k: 'uri', pid, mode: (modifier as 'below' | 'above' | undefined) ?? 'eq', values: values.map(unescapeValue) };
     }
     case 'reference': {
       if (modifier === 'identifier') return { k: 'refIdentifier', pid, alts: values.map(parseToken) };

@@ -27,7 +27,7 @@ export function splitEscaped(value: string, sep: string): string[] {
   return out;
 }
 
-export function unescape(v: string): string {
+export function unescapeValue(v: string): string {
   return v.replace(/\\([,|$\\])/g, '$1');
 }
 
@@ -113,8 +113,8 @@ export function parseQuantityPred(param: string, raw: string): NumPred {
 
 export function parseToken(raw: string): TokenVal {
   const parts = splitEscaped(raw, '|');
-  if (parts.length === 1) return { code: unescape(parts[0]) };
-  const system = unescape(parts[0]);
-  const code = unescape(parts.slice(1).join('|'));
+  if (parts.length === 1) return { code: unescapeValue(parts[0]) };
+  const system = unescapeValue(parts[0]);
+  const code = unescapeValue(parts.slice(1).join('|'));
   return { system: system === '' ? null : system, ...(code !== '' ? { code } : {}) };
 }

@@ -1,0 +1,94 @@
+/**
+ * Saved launch scenarios (issue 6 "Launch"; HSPC's `LaunchScenario`, hspc-launch-system.md §3.2–3.3):
+ * an app, an optional persona and the launch parameters, relaunched in one click. Parameters are
+ * stored already validated by the launch registration grammar, so a relaunch sends exactly what was
+ * saved; existence (client, persona, patient) is checked again by the registration at each launch.
+ */
+import type { Sqlite } from '../storage/sqlite/open.js';
+
+export interface Scenario {
+  id: number;
+  sandboxKey: number;
+  name: string;
+  description?: string;
+  clientId: string;
+  username?: string;
+  parameters: Record<string, unknown>;
+  createdAt: number;
+  lastLaunchedAt?: number;
+}
+
+interface Row {
+  id: number;
+  tenant: number;
+  name: string;
+  description: string | null;
+  client_id: string;
+  username: string | null;
+  parameters: string;
+  created_at: number;
+  last_launched_at: number | null;
+}
+
+const toScenario = (r: Row): Scenario => ({
+  id: r.id,
+  sandboxKey: r.tenant,
+  name: r.name,
+  description: r.description ?? undefined,
+  clientId: r.client_id,
+  username: r.username ?? undefined,
+  parameters: JSON.parse(r.parameters) as Record<string, unknown>,
+  createdAt: r.created_at,
+  lastLaunchedAt: r.last_launched_at ?? undefined,
+});
+
+export class ScenarioExists extends Error {}
+
+export class ScenarioStore {
+  private readonly listQ;
+  private readonly oneQ;
+  private readonly byNameQ;
+  private readonly insQ;
+  private readonly delQ;
+  private readonly launchedQ;
+  private readonly purgeQ;
+
+  constructor(db: Sqlite) {
+    this.listQ = db.prepare('SELECT * FROM console_scenario WHERE tenant = ? ORDER BY name');
+    this.oneQ = db.prepare('SELECT * FROM console_scenario WHERE tenant = ? AND id = ?');
+    this.byNameQ = db.prepare('SELECT 1 FROM console_scenario WHERE tenant = ? AND name = ?');
+    this.insQ = db.prepare(
+      'INSERT INTO console_scenario (tenant, name, description, client_id, username, parameters, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.delQ = db.prepare('DELETE FROM console_scenario WHERE tenant = ? AND id = ?');
+    this.launchedQ = db.prepare('UPDATE console_scenario SET last_launched_at = ? WHERE tenant = ? AND id = ?');
+    this.purgeQ = db.prepare('DELETE FROM console_scenario WHERE tenant = ?');
+  }
+
+  list(sandboxKey: number): Scenario[] {
+    return (this.listQ.all(sandboxKey) as Row[]).map(toScenario);
+  }
+
+  get(sandboxKey: number, id: number): Scenario | undefined {
+    const r = this.oneQ.get(sandboxKey, id) as Row | undefined;
+    return r && toScenario(r);
+  }
+
+  create(sandboxKey: number, s: { name: string; description?: string; clientId: string; username?: string; parameters: Record<string, unknown> }): Scenario {
+    if (this.byNameQ.get(sandboxKey, s.name)) throw new ScenarioExists(`a scenario named "${s.name}" already exists`);
+    const info = this.insQ.run(sandboxKey, s.name, s.description ?? null, s.clientId, s.username ?? null, JSON.stringify(s.parameters), Date.now());
+    return this.get(sandboxKey, Number(info.lastInsertRowid))!;
+  }
+
+  delete(sandboxKey: number, id: number): boolean {
+    return this.delQ.run(sandboxKey, id).changes > 0;
+  }
+
+  markLaunched(sandboxKey: number, id: number, at = Date.now()): void {
+    this.launchedQ.run(at, sandboxKey, id);
+  }
+
+  purgeSandbox(sandboxKey: number): void {
+    this.purgeQ.run(sandboxKey);
+  }
+}
