@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { ConfigError, type ConfigInput, configFromEnv, resolveConfig, type Config } from '../config/config.js';
 import { FhirError } from '../errors/errors.js';
+import { DataChoiceError } from '../sandbox/lifecycle.js';
 import { createServices, type Services, StorageNotAvailable } from '../services.js';
 import { TenantError } from '../storage/sqlite/tenant-store.js';
 
@@ -39,16 +40,12 @@ export class CliError extends Error {}
 
 /** Known, user-caused failures print one line; anything else is a bug and shows its stack. */
 export function reportError(e: unknown): never {
-  if (e instanceof CliError || e instanceof ConfigError || e instanceof TenantError || e instanceof StorageNotAvailable) {
+  if (e instanceof CliError || e instanceof DataChoiceError || e instanceof ConfigError || e instanceof TenantError || e instanceof StorageNotAvailable) {
     process.stderr.write(`smart-sandbox: ${e.message}\n`);
     process.exit(2);
   }
   if (e instanceof FhirError) {
     process.stderr.write(`smart-sandbox: ${e.issues.map((i) => i.diagnostics ?? i.code).join('; ')}\n`);
-    process.exit(2);
-  }
-  if (e instanceof Error && e.name === 'DataChoiceError') {
-    process.stderr.write(`smart-sandbox: ${e.message}\n`);
     process.exit(2);
   }
   throw e;

@@ -1,0 +1,131 @@
+/**
+ * The command line against a real store (architecture §4): sandbox lifecycle, import, clients,
+ * personas and launch, and clear errors (exit 2, one line) for user mistakes.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { cliJson, runCli, startServe, tempDir } from '../helpers/server.js';
+
+describe('smart-sandbox CLI', () => {
+  const tmp = tempDir('ss-cli-');
+  after(() => tmp.remove());
+  const ok = (args: string[]) => {
+    const r = runCli(tmp.dir, args);
+    assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const fails = (args: string[], pattern: RegExp) => {
+    const r = runCli(tmp.dir, args);
+    assert.equal(r.status, 2, `${args.join(' ')} should fail with exit 2: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, pattern);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  };
+
+  test('sandbox create / list / update / export / delete, with id rules', () => {
+    const created = cliJson(tmp.dir, ['sandbox', 'create', 'team-a', '--name', 'Team A', '--open']);
+    assert.equal(created.id, 'team-a');
+    assert.match(created.iss, /\/team-a\/data$/);
+    assert.match(ok(['sandbox', 'list']), /^team-a\t.*\/team-a\/data\topen\tTeam A$/m);
+    fails(['sandbox', 'create', 'team-a'], /already exists/);
+    fails(['sandbox', 'create', 'API'], /must match/);
+    fails(['sandbox', 'create', 'auth'], /reserved/);
+    fails(['sandbox', 'create', 'x1', '--data', 'synthetic:abc'], /--data must be demo, empty or synthetic:N/);
+    fails(['sandbox', 'create', 'x2', '--open-write'], /--open-write needs --open/);
+    const updated = cliJson(tmp.dir, ['sandbox', 'update', 'team-a', '--no-open']);
+    assert.equal(updated.openRead, false);
+    ok(['sandbox', 'delete', 'team-a']);
+    assert.doesNotMatch(ok(['sandbox', 'list']), /team-a/);
+    fails(['sandbox', 'delete', 'team-a'], /does not exist/);
+  });
+
+  test('demo data, synthetic data, export and import round trip', () => {
+    const demo = cliJson(tmp.dir, ['sandbox', 'create', 'demo2', '--data', 'demo']);
+    assert.ok(demo.resources > 2000);
+    assert.equal(demo.personas.length, 2, 'demo personas with generated passwords');
+    const syn = cliJson(tmp.dir, ['sandbox', 'create', 'syn', '--data', 'synthetic:500']);
+    assert.equal(syn.resources, 500);
+
+    const out = path.join(tmp.dir, 'export.json');
+    ok(['sandbox', 'export', 'syn', '--out', out]);
+    const bundle = JSON.parse(fs.readFileSync(out, 'utf8'));
+    assert.equal(bundle.type, 'transaction');
+    assert.equal(bundle.entry.length, 500);
+
+    ok(['sandbox', 'create', 'copy']);
+    assert.match(ok(['import', 'copy', out]), /imported 500 resources into copy/);
+    const ndjson = path.join(tmp.dir, 'patients.ndjson');
+    const patients = bundle.entry.filter((e: { resource: { resourceType: string } }) => e.resource.resourceType === 'Patient').map((e: { resource: unknown }) => JSON.stringify(e.resource));
+    fs.writeFileSync(ndjson, `${patients.join('\n')}\n`);
+    ok(['sandbox', 'create', 'nd']);
+    assert.match(ok(['import', 'nd', ndjson]), new RegExp(`imported ${patients.length} resources into nd`));
+
+    const bad = path.join(tmp.dir, 'bad.ndjson');
+    fs.writeFileSync(bad, '{"resourceType":"Patient","id":"ok1"}\n{"resourceType":"Observation","status":"bogus"}\n');
+    fails(['import', 'nd', bad], /bad\.ndjson lines 1-2:/);
+    fs.writeFileSync(bad, 'not json\n');
+    fails(['import', 'nd', bad], /line 1: not valid JSON/);
+    fails(['import', 'nosuch', out], /sandbox nosuch does not exist/);
+  });
+
+  test('clients, personas and launch', () => {
+    ok(['sandbox', 'create', 'appdemo', '--data', 'demo']);
+    const pub = cliJson(tmp.dir, ['client', 'add', 'appdemo', 'my-app', '--public', '--redirect-uri', 'http://127.0.0.1:9000/cb', '--launch-uri', 'http://127.0.0.1:9000/launch', '--scope', 'launch patient/*.rs openid fhirUser']);
+    assert.equal(pub.authMethod, 'none');
+    assert.equal(pub.client_secret, undefined);
+    const conf = cliJson(tmp.dir, ['client', 'add', 'appdemo', 'svc', '--grant', 'client_credentials', '--scope', 'system/*.rs']);
+    assert.match(conf.client_secret, /.{20,}/, 'a generated secret is shown once');
+    const listed = cliJson(tmp.dir, ['client', 'list', 'appdemo']);
+    assert.ok(listed.some((c: { clientId: string }) => c.clientId === 'svc'));
+    assert.ok(!JSON.stringify(listed).includes(conf.client_secret), 'secrets are never listed');
+    fails(['client', 'add', 'appdemo', 'x', '--pkce', 'maybe'], /--pkce must be required or if-sent/);
+
+    const p = cliJson(tmp.dir, ['persona', 'add', 'appdemo', 'nurse', '--password', 'correct horse battery', '--resource', 'Patient/BILIBABY', '--name', 'Nurse Joy']);
+    assert.equal(p.username, 'nurse');
+    fails(['persona', 'add', 'appdemo', 'ghost', '--password', 'x', '--resource', 'Practitioner/nope'], /does not exist/);
+    fails(['persona', 'add', 'appdemo', 'none', '--password', 'x', '--resource', 'Patient/BILIBABY'], /none/);
+    assert.match(ok(['persona', 'list', 'appdemo']), /^nurse\tPatient\/BILIBABY\t\(password set by its creator\)\tNurse Joy$/m);
+
+    const launch = cliJson(tmp.dir, ['launch', 'appdemo', '--client', 'my-app', '--patient', 'BILIBABY', '--param', 'need_patient_banner=false', '--param', 'intent=reconcile', '--persona', 'nurse']);
+    assert.deepEqual(launch.parameters, { need_patient_banner: false, intent: 'reconcile', patient: 'BILIBABY' });
+    assert.equal(launch.created_by, 'cli');
+    assert.equal(launch.username, 'nurse');
+    assert.match(launch.launch_url, /^http:\/\/127\.0\.0\.1:9000\/launch\?iss=.*%2Fappdemo%2Fdata&launch=[A-Za-z0-9_-]{43}$/);
+    fails(['launch', 'appdemo', '--client', 'nope'], /client_id nope is not an app/);
+    fails(['launch', 'appdemo', '--client', 'my-app', '--patient', 'NOPE'], /patient NOPE does not exist/);
+
+    ok(['persona', 'remove', 'appdemo', 'nurse']);
+    ok(['client', 'remove', 'appdemo', 'my-app']);
+    fails(['client', 'remove', 'appdemo', 'my-app'], /does not exist/);
+  });
+
+  test('storage options: --database-url is refused clearly until the PostgreSQL backend exists', () => {
+    const r = runCli(tmp.dir, ['sandbox', 'list', '--database-url', 'postgres://127.0.0.1/x']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /PostgreSQL backend/);
+  });
+
+  test('a client added by the CLI while the server runs works at once', async () => {
+    const dir = tempDir('ss-cli-live-');
+    const server = await startServe(dir.dir);
+    try {
+      const c = cliJson(dir.dir, ['client', 'add', 'demo', 'live', '--grant', 'client_credentials', '--scope', 'system/Patient.rs']);
+      const tok = await fetch(`${server.url}/demo/auth/token`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`live:${c.client_secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'grant_type=client_credentials&scope=system%2FPatient.rs',
+      });
+      const body = await tok.json();
+      assert.equal(tok.status, 200, JSON.stringify(body));
+      const read = await fetch(`${server.url}/demo/data/Patient/BILIBABY`, { headers: { authorization: `Bearer ${body.access_token}` } });
+      assert.equal(read.status, 200);
+      runCli(dir.dir, ['client', 'remove', 'demo', 'live']);
+      const after = await fetch(`${server.url}/demo/data/Patient/BILIBABY`, { headers: { authorization: `Bearer ${body.access_token}` } });
+      assert.equal(after.status, 401, 'a removed client loses its tokens at once');
+    } finally {
+      await server.stop();
+      dir.remove();
+    }
+  });
+});
