@@ -35,6 +35,7 @@ export async function buildApp(config: Config, services: Services): Promise<Fast
       tenants: services.tenants,
       fhir: services.fhir,
       verifier: services.auth.verifier,
+      auditEvents: services.audit,
     });
   }
   if (serveAuth) {

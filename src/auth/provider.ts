@@ -181,20 +181,23 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps): Sandbox
     },
     extraParams: {
       // SMART 2.2 §"Obtain authorization code": aud SHALL be the FHIR base (A3).
-      async aud(ctx: KoaContextWithOIDC, value: string | undefined) {
+      async aud(_ctx: KoaContextWithOIDC, value: string | undefined) {
         if (value !== urls.iss) throw new errors.InvalidRequest(`aud must be this sandbox's FHIR base URL ${urls.iss}`);
       },
       async launch(ctx: KoaContextWithOIDC, value: string | undefined, client: { clientId: string } | undefined) {
         const sc = sandboxClient(client?.clientId);
         if (!sc) throw new errors.InvalidClient('client not found');
-        const requested = splitScopes(ctx.oidc.params?.scope as string | undefined);
+        let requested = splitScopes(ctx.oidc.params?.scope as string | undefined);
         if (value !== undefined) {
           const launch = launchOf(ctx);
           if (!launch) throw new errors.InvalidRequest('the launch is unknown or has expired');
           if (launch.clientId && launch.clientId !== sc.clientId) throw new errors.InvalidRequest('the launch was registered for another app');
           if (launch.username && launch.consumedAt) throw new errors.InvalidRequest('the launch has already been used');
         } else if (requested.includes('launch')) {
-          throw new errors.InvalidRequest('the launch scope requires the launch parameter of an EHR launch');
+          // A standalone launch has no EHR context to grant. Apps written for both flows (HSPC's
+          // bilirubin chart among them) still ask for `launch`: it is not granted, the rest proceeds
+          // (SMART 2.2 §"Scopes": servers may grant fewer scopes than requested).
+          requested = requested.filter((s) => s !== 'launch');
         }
         // auth-library §4.1: oidc-provider drops offline_access without prompt=consent (OIDC Core §11);
         // SMART asks for no such prompt, and our consent screen shows it anyway. Put it back, then keep
@@ -285,7 +288,7 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps): Sandbox
       IdToken: LIFETIMES.idToken,
       Interaction: LIFETIMES.interaction,
       Session: LIFETIMES.session,
-      RefreshToken: (ctx, token, client) => {
+      RefreshToken: (_ctx, token, client) => {
         const own = sandboxClient(client?.clientId)?.refreshTokenTtl;
         if (own) return own;
         return token.scopes.has('offline_access') ? LIFETIMES.offlineRefreshToken : LIFETIMES.onlineRefreshToken;

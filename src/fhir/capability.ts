@@ -5,6 +5,7 @@
  * `sandboxUrls()` as discovery. Cached per base URL (the definitions do not change while running).
  */
 import { sandboxUrls } from '../config/urls.js';
+import { AUDIT_SEARCH_PARAMS, AUDIT_TYPE } from './audit-events.js';
 import { resourceTypes } from './definitions.js';
 import { paramsOf } from './registry.js';
 
@@ -12,8 +13,34 @@ const cache = new Map<string, string>();
 
 const TYPE_INTERACTIONS = ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'];
 
-function resourceEntry(type: string): Record<string, unknown> {
-  const params = [...paramsOf(type).values()].filter((p) => p.type !== 'special' && (p.extract || p.code === '_id' || p.code === '_lastUpdated'));
+/** Searchable parameters of `type` as served (indexed, or served from resource columns). */
+function searchable(type: string) {
+  return [...paramsOf(type).values()].filter((p) => p.type !== 'special' && (p.extract || p.code === '_id' || p.code === '_lastUpdated'));
+}
+
+/**
+ * `_revinclude` values usable on a search of each type: every `Source:param` whose reference
+ * parameter may point at it (R4 CapabilityStatement.rest.resource.searchRevInclude). AuditEvent is
+ * never a source: it is not in the resource store.
+ */
+function revIncludeTargets(): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const all = [...resourceTypes()].sort();
+  for (const src of all) {
+    if (src === AUDIT_TYPE) continue;
+    for (const p of searchable(src)) {
+      if (p.type !== 'reference') continue;
+      for (const target of p.targets.length ? p.targets : all) {
+        if (!out.has(target)) out.set(target, []);
+        out.get(target)!.push(`${src}:${p.code}`);
+      }
+    }
+  }
+  return out;
+}
+
+function resourceEntry(type: string, revIncludes: Map<string, string[]>): Record<string, unknown> {
+  const params = searchable(type);
   const refParams = params.filter((p) => p.type === 'reference').map((p) => `${type}:${p.code}`);
   const entry: Record<string, unknown> = {
     type,
@@ -28,7 +55,7 @@ function resourceEntry(type: string): Record<string, unknown> {
     conditionalDelete: 'single',
     referencePolicy: ['literal', 'logical'],
     searchInclude: ['*', ...refParams],
-    searchRevInclude: [...refParams],
+    searchRevInclude: ['*', ...(revIncludes.get(type) ?? [])],
     searchParam: params.map((p) => ({
       name: p.code,
       ...(p.url ? { definition: p.url } : {}),
@@ -41,8 +68,46 @@ function resourceEntry(type: string): Record<string, unknown> {
   return entry;
 }
 
-export function capabilityStatement(publicUrl: string, sandboxId: string, base: 'data' | 'open'): string {
-  const key = `${publicUrl}|${sandboxId}|${base}`;
+/** The launch audit trail (audit-events.ts): read and search only, its own parameters. */
+function auditEventEntry(): Record<string, unknown> {
+  return {
+    type: AUDIT_TYPE,
+    profile: `http://hl7.org/fhir/StructureDefinition/${AUDIT_TYPE}`,
+    documentation: 'The SMART launch audit trail (registrations and uses of launch contexts), read-only, for user/ and system/ scopes; never in a patient compartment.',
+    interaction: [{ code: 'read' }, { code: 'search-type' }],
+    versioning: 'no-version',
+    readHistory: false,
+    updateCreate: false,
+    conditionalCreate: false,
+    conditionalRead: 'not-supported',
+    conditionalUpdate: false,
+    conditionalDelete: 'not-supported',
+    searchParam: AUDIT_SEARCH_PARAMS.map((p) => ({
+      name: p.name,
+      definition: p.name === '_id' ? 'http://hl7.org/fhir/SearchParameter/Resource-id' : `http://hl7.org/fhir/SearchParameter/AuditEvent-${p.name}`,
+      type: p.type,
+      documentation: p.documentation,
+    })),
+  };
+}
+
+/** @param opts.auditEvents the launch audit trail is served as AuditEvent (on `/data` only). */
+function resources(withAudit: boolean): Record<string, unknown>[] {
+  const rev = revIncludeTargets();
+  const out: Record<string, unknown>[] = [];
+  for (const t of [...resourceTypes()].sort()) {
+    if (t === AUDIT_TYPE) {
+      if (withAudit) out.push(auditEventEntry());
+    } else {
+      out.push(resourceEntry(t, rev));
+    }
+  }
+  return out;
+}
+
+export function capabilityStatement(publicUrl: string, sandboxId: string, base: 'data' | 'open', opts: { auditEvents?: boolean } = {}): string {
+  const withAudit = base === 'data' && opts.auditEvents === true;
+  const key = `${publicUrl}|${sandboxId}|${base}|${withAudit}`;
   const hit = cache.get(key);
   if (hit) return hit;
   const u = sandboxUrls(publicUrl, sandboxId);
@@ -86,11 +151,15 @@ export function capabilityStatement(publicUrl: string, sandboxId: string, base: 
       {
         mode: 'server',
         security,
-        resource: [...resourceTypes()].sort().map(resourceEntry),
+        resource: resources(withAudit),
         interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'search-system' }, { code: 'history-system' }],
         searchParam: [
           { name: '_id', type: 'token', definition: 'http://hl7.org/fhir/SearchParameter/Resource-id' },
           { name: '_lastUpdated', type: 'date', definition: 'http://hl7.org/fhir/SearchParameter/Resource-lastUpdated' },
+          { name: '_tag', type: 'token', definition: 'http://hl7.org/fhir/SearchParameter/Resource-tag' },
+          { name: '_profile', type: 'uri', definition: 'http://hl7.org/fhir/SearchParameter/Resource-profile' },
+          { name: '_security', type: 'token', definition: 'http://hl7.org/fhir/SearchParameter/Resource-security' },
+          { name: '_source', type: 'uri', definition: 'http://hl7.org/fhir/SearchParameter/Resource-source' },
         ],
       },
     ],

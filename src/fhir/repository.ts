@@ -10,6 +10,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { badRequest, FhirError, forbidden, gone, notFound, preconditionFailed } from '../errors/errors.js';
 import type { AccessPolicy, Constraint } from './access/policy.js';
 import type { Perm } from './access/scopes.js';
+import { AUDIT_TYPE, auditWriteRefused } from './audit-events.js';
 import { ID_PATTERN, inPatientCompartment, isResourceType, resourceTypes } from './definitions.js';
 import { compartmentsOf, indexResource } from './indexer.js';
 import { core } from './medplum.js';
@@ -88,6 +89,12 @@ export class FhirRepository {
 
   requireType(type: string): void {
     if (!isResourceType(type)) throw new FhirError(404, [{ severity: 'error', code: 'not-supported', diagnostics: `unknown resource type ${type}` }]);
+  }
+
+  /** Writes: a known type that the store may hold (never AuditEvent, served from the audit trail). */
+  private requireWritableType(type: string): void {
+    this.requireType(type);
+    if (type === AUDIT_TYPE) throw auditWriteRefused();
   }
 
   private requireId(id: string): void {
@@ -248,7 +255,7 @@ export class FhirRepository {
   }
 
   create(type: string, body: unknown, opts: { ifNoneExist?: string; id?: string } = {}): WriteOutcome {
-    this.requireType(type);
+    this.requireWritableType(type);
     const c = this.policy.constraint(type, 'c');
     const r = this.checkBody(type, body);
     if (opts.ifNoneExist !== undefined) {
@@ -261,7 +268,7 @@ export class FhirRepository {
   }
 
   update(type: string, id: string, body: unknown, opts: { ifMatch?: string } = {}): WriteOutcome {
-    this.requireType(type);
+    this.requireWritableType(type);
     this.requireId(id);
     const r = this.checkBody(type, body);
     if (r.id === undefined) throw badRequest('the resource must carry its id for an update', ['id']);
@@ -279,7 +286,7 @@ export class FhirRepository {
   }
 
   conditionalUpdate(type: string, query: string, body: unknown, opts: { ifMatch?: string } = {}): WriteOutcome {
-    this.requireType(type);
+    this.requireWritableType(type);
     const r = this.checkBody(type, body);
     const found = this.conditionalMatches(type, query);
     if (found.length > 1) throw preconditionFailed('the conditional update criteria matched more than one resource');
@@ -292,7 +299,7 @@ export class FhirRepository {
   }
 
   patch(type: string, id: string, ops: unknown, opts: { ifMatch?: string } = {}): WriteOutcome {
-    this.requireType(type);
+    this.requireWritableType(type);
     const c = this.policy.constraint(type, 'u');
     const cur = ID_PATTERN.test(id) ? this.store.read(this.tenant, type, id) : undefined;
     if (!cur || !this.visible(type, cur, 'u')) throw notFound(NOT_FOUND);
@@ -318,7 +325,7 @@ export class FhirRepository {
   }
 
   conditionalPatch(type: string, query: string, ops: unknown, opts: { ifMatch?: string } = {}): WriteOutcome {
-    this.requireType(type);
+    this.requireWritableType(type);
     const found = this.conditionalMatches(type, query);
     if (found.length === 0) throw notFound('no resource matches the conditional patch criteria');
     if (found.length > 1) throw preconditionFailed('the conditional patch criteria matched more than one resource');
@@ -327,7 +334,7 @@ export class FhirRepository {
 
   /** Deletes; returns false when the resource was already deleted. */
   delete(type: string, id: string, opts: { ifMatch?: string } = {}): boolean {
-    this.requireType(type);
+    this.requireWritableType(type);
     this.policy.constraint(type, 'd');
     const cur = ID_PATTERN.test(id) ? this.store.read(this.tenant, type, id) : undefined;
     if (!cur || !this.visible(type, cur, 'd')) throw notFound(NOT_FOUND);
@@ -338,7 +345,7 @@ export class FhirRepository {
   }
 
   conditionalDelete(type: string, query: string): number {
-    this.requireType(type);
+    this.requireWritableType(type);
     const found = this.conditionalMatches(type, query);
     if (found.length > 1) throw preconditionFailed('the conditional delete criteria matched more than one resource');
     for (const f of found) this.delete(type, f.id);

@@ -10,6 +10,8 @@ import type { Config } from '../config/config.js';
 import { FhirError, forbidden, notFound, unauthorized } from '../errors/errors.js';
 import type { TenantStore } from '../storage/types.js';
 import type { RequestAccess, TokenVerifier } from './access/types.js';
+import { AUDIT_TYPE, auditEventResponse } from './audit-events.js';
+import type { AuditEventSource } from './audit-source.js';
 import { type PreferReturn, processBundle } from './bundle.js';
 import { capabilityStatement } from './capability.js';
 import { resourceTypes } from './definitions.js';
@@ -94,11 +96,26 @@ function formPairs(body: unknown): [string, string][] {
   return out;
 }
 
-export async function registerFhirRoutes(
-  app: FastifyInstance,
-  opts: { config: Config; tenants: TenantStore; fhir: FhirService; verifier: TokenVerifier },
-): Promise<void> {
-  const { config, tenants, fhir, verifier } = opts;
+/** POST `_search`: the query string plus the form body (R4 §3.1.1.0 "search using POST"). */
+function searchPairs(req: FastifyRequest, query: URLSearchParams): [string, string][] {
+  const ct = contentType(req);
+  if (req.body !== undefined && ct !== 'application/x-www-form-urlencoded') {
+    throw httpError(415, 'not-supported', 'POST _search takes an application/x-www-form-urlencoded body');
+  }
+  return [...query, ...formPairs(req.body)];
+}
+
+export interface FhirRouteDeps {
+  config: Config;
+  tenants: TenantStore;
+  fhir: FhirService;
+  verifier: TokenVerifier;
+  /** The launch audit trail, served read-only as AuditEvent on `/data` (audit-events.ts); absent: not served. */
+  auditEvents?: AuditEventSource;
+}
+
+export async function registerFhirRoutes(app: FastifyInstance, opts: FhirRouteDeps): Promise<void> {
+  const { config, tenants, fhir, verifier, auditEvents } = opts;
 
   async function authenticate(req: FastifyRequest, base: Base, sandbox: NonNullable<ReturnType<TenantStore['get']>>): Promise<RequestAccess> {
     if (base === 'open') {
@@ -128,13 +145,30 @@ export async function registerFhirRoutes(
     if (path.length === 1 && path[0] === 'metadata') {
       if (method !== 'GET' && method !== 'HEAD') throw httpError(405, 'not-supported', 'metadata is read-only');
       if (base === 'open' && !sandbox.openRead) throw forbidden(`sandbox ${sandbox.id} is not open`);
-      return reply.type(FHIR_JSON).send(capabilityStatement(config.publicUrl, sandbox.id, base));
+      return reply.type(FHIR_JSON).send(capabilityStatement(config.publicUrl, sandbox.id, base, { auditEvents: auditEvents !== undefined }));
     }
 
     const access = await authenticate(req, base, sandbox);
     const repo = fhir.repository(sandbox, access, base);
     const prefer = preferOf(req);
     const [type, id, op] = path;
+
+    if (type === AUDIT_TYPE) {
+      const isPostSearch = method === 'POST' && path[1] === '_search';
+      const body = auditEventResponse({
+        source: auditEvents,
+        sandbox,
+        publicUrl: config.publicUrl,
+        baseUrl: repo.baseUrl,
+        base,
+        policy: repo.policy,
+        method,
+        path,
+        params: isPostSearch ? searchPairs(req, query) : [...query],
+        strict: prefer.strict,
+      });
+      return reply.type(FHIR_JSON).send(body);
+    }
 
     if (method === 'GET' || method === 'HEAD') {
       if (path.length === 2 && !path[1].startsWith('_')) {
@@ -160,12 +194,7 @@ export async function registerFhirRoutes(
         return reply.type(FHIR_JSON).send(out);
       }
       if (path[path.length - 1] === '_search' && path.length <= 2) {
-        const ct = contentType(req);
-        if (req.body !== undefined && ct !== 'application/x-www-form-urlencoded') {
-          throw httpError(415, 'not-supported', 'POST _search takes an application/x-www-form-urlencoded body');
-        }
-        const pairs = [...query, ...formPairs(req.body)];
-        const q = new URLSearchParams(pairs).toString();
+        const q = new URLSearchParams(searchPairs(req, query)).toString();
         return reply.type(FHIR_JSON).send(getText(repo, path.slice(0, -1), q, { strict: prefer.strict, allTypes: resourceTypes() }));
       }
       if (path.length === 3 && type === 'Patient' && op === '$everything') {

@@ -11,6 +11,7 @@ import { SqliteResourceStore } from '../storage/sqlite/fhir/resource-store.js';
 import type { Sqlite } from '../storage/sqlite/open.js';
 import { AccessPolicy } from './access/policy.js';
 import type { RequestAccess } from './access/types.js';
+import { AUDIT_TYPE } from './audit-events.js';
 import { processBundle } from './bundle.js';
 import { ID_PATTERN, isResourceType } from './definitions.js';
 import type { FhirDirectory } from './directory.js';
@@ -68,6 +69,8 @@ export class FhirService implements FhirDirectory {
     const prepared = resources.map((r, i) => {
       if (!r || typeof r !== 'object' || Array.isArray(r)) throw bulkError(i, 'not a JSON object');
       if (typeof r.resourceType !== 'string' || !isResourceType(r.resourceType)) throw bulkError(i, `unknown resourceType ${JSON.stringify(r.resourceType)}`);
+      // The audit trail is served from its own table; a stored AuditEvent would join patient compartments.
+      if (r.resourceType === AUDIT_TYPE) throw bulkError(i, 'AuditEvent is the read-only launch audit trail and cannot be loaded');
       if (typeof r.id !== 'string' || !ID_PATTERN.test(r.id)) throw bulkError(i, `missing or invalid id ${JSON.stringify(r.id)}`);
       return r;
     });

@@ -70,7 +70,7 @@ export function expandValueSet(url: string, depth = 0): Set<string> | null {
         for (const c of inc.concept) result.add(c.code);
       } else if (inc.system) {
         const cs = t.get(`CodeSystem|${inc.system}`);
-        if (!cs || cs.content !== 'complete' || !cs.concept) return memo(key, null);
+        if (cs?.content !== 'complete' || !cs.concept) return memo(key, null);
         conceptCodes(cs.concept, result);
       }
     }

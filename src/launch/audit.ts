@@ -38,6 +38,8 @@ export interface AuditQuery {
   patient?: string;
   outcome?: 'success' | 'failure';
   launchHash?: string;
+  /** Only records older than this sequence number (keyset paging, newest first). */
+  beforeSeq?: number;
   limit?: number;
 }
 
@@ -45,6 +47,8 @@ export interface AuditLog {
   record(r: AuditRecord): void;
   flush(): void;
   query(sandboxKey: number, q: AuditQuery): StoredAuditRecord[];
+  /** One record of the sandbox by its sequence number. */
+  get(sandboxKey: number, seq: number): StoredAuditRecord | undefined;
   close(): void;
 }
 
@@ -93,23 +97,34 @@ export class SqliteAuditLog implements AuditLog {
     if (q.patient !== undefined) where.push('patient = ?'), args.push(q.patient);
     if (q.outcome !== undefined) where.push('outcome = ?'), args.push(q.outcome);
     if (q.launchHash !== undefined) where.push('launch_hash = ?'), args.push(q.launchHash);
+    if (q.beforeSeq !== undefined) where.push('seq < ?'), args.push(q.beforeSeq);
     args.push(Math.min(q.limit ?? 100, 1000));
     const rows = this.db.prepare(`SELECT * FROM audit_event WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT ?`).all(...args) as Record<string, any>[];
-    return rows.map((r) => ({
-      seq: r.seq,
-      sandboxKey: r.tenant,
-      recordedAt: r.recorded_at,
-      action: r.action,
-      outcome: r.outcome,
-      clientId: r.client_id ?? undefined,
-      username: r.username ?? undefined,
-      patient: r.patient ?? undefined,
-      launchHash: r.launch_hash ?? undefined,
-      detail: r.detail ?? undefined,
-    }));
+    return rows.map(toStoredRecord);
+  }
+
+  get(sandboxKey: number, seq: number): StoredAuditRecord | undefined {
+    this.flush();
+    const row = this.db.prepare('SELECT * FROM audit_event WHERE tenant = ? AND seq = ?').get(sandboxKey, seq) as Record<string, any> | undefined;
+    return row ? toStoredRecord(row) : undefined;
   }
 
   close(): void {
     this.flush();
   }
+}
+
+function toStoredRecord(r: Record<string, any>): StoredAuditRecord {
+  return {
+    seq: r.seq,
+    sandboxKey: r.tenant,
+    recordedAt: r.recorded_at,
+    action: r.action,
+    outcome: r.outcome,
+    clientId: r.client_id ?? undefined,
+    username: r.username ?? undefined,
+    patient: r.patient ?? undefined,
+    launchHash: r.launch_hash ?? undefined,
+    detail: r.detail ?? undefined,
+  };
 }

@@ -53,11 +53,14 @@ describe('EHR launch', () => {
     assert.equal(t2.body.need_patient_banner, true);
   });
 
-  test('the launch scope without a launch parameter is refused', async () => {
-    const { challenge } = pkcePair();
-    const res = await fetch(authorizeUrl(h, { client_id: 'app', redirect_uri: REDIRECT, scope: 'launch patient/*.rs', state: 'z', code_challenge: challenge, code_challenge_method: 'S256' }), { redirect: 'manual' });
-    const loc = new URL(res.headers.get('location') as string);
-    assert.equal(loc.searchParams.get('error'), 'invalid_request');
+  test('the launch scope without a launch parameter is not granted (standalone apps that also ask for launch proceed)', async () => {
+    const r = await authorize(h, { clientId: 'app', scope: 'launch launch/patient patient/*.rs', login: DOC, patient: 'BILIBABY' });
+    const t = await exchange(h, r.url.searchParams.get('code') as string, r.verifier, { client_id: 'app' });
+    assert.equal(t.status, 200, JSON.stringify(t.body));
+    assert.equal(t.body.patient, 'BILIBABY');
+    const granted = String(t.body.scope).split(' ');
+    assert.ok(!granted.includes('launch'), `launch not granted: ${t.body.scope}`);
+    assert.ok(granted.includes('launch/patient'), `launch/patient granted: ${t.body.scope}`);
   });
 
   test('SSO launch (username): no login, no consent, single use, no reusable browser session', async () => {
@@ -83,6 +86,10 @@ describe('EHR launch', () => {
     const next = await b.go(authorizeUrl(h, { client_id: 'app', redirect_uri: REDIRECT, scope: 'user/*.rs', code_challenge: c3, code_challenge_method: 'S256' }), REDIRECT);
     assert.equal(next, undefined);
     assert.match(b.page, /name="step" value="login"/);
+    // …and signing in as another persona in that browser works (account switch without a script page).
+    await b.submit(h.config.publicUrl, REDIRECT, DOC);
+    const done = await b.submit(h.config.publicUrl, REDIRECT, { decision: 'approve' });
+    assert.ok(done?.searchParams.get('code'), b.page.slice(-400));
   });
 
   test('SSO launch replaces an existing session of another persona', async () => {

@@ -36,6 +36,19 @@ describe('token', () => {
     assert.equal(t.headers.get('access-control-allow-origin'), 'http://127.0.0.1:9');
   });
 
+  test('D4 token endpoint preflight for a browser app; per-client access token lifetime', async () => {
+    const pre = await fetch(h.urls.token, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://127.0.0.1:9', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    });
+    assert.ok(pre.status === 204 || pre.status === 200, String(pre.status));
+    assert.ok(['*', 'http://127.0.0.1:9'].includes(pre.headers.get('access-control-allow-origin') ?? ''));
+    h.auth.clients.add(h.sandbox.key, { clientId: 'short', public: true, redirectUris: [REDIRECT], accessTokenTtl: 120, consent: 'skip' });
+    const { code, verifier } = await codeFor('short', 'launch/patient patient/*.rs');
+    const t = await exchange(h, code, verifier, { client_id: 'short' });
+    assert.equal(t.body.expires_in, 120);
+  });
+
   test('T5 granted scope echoes openid fhirUser launch/patient offline_access and only requested types', async () => {
     const { code, verifier } = await codeFor('app', 'launch/patient openid fhirUser offline_access patient/Observation.rs patient/Patient.read');
     const t = await exchange(h, code, verifier, { client_id: 'app' });

@@ -18,7 +18,7 @@ export interface FhirClient {
 
 const require = createRequire(import.meta.url);
 const smart = require('fhirclient') as (req: unknown, res: unknown, storage?: unknown) => {
-  authorize(options: Record<string, unknown>): Promise<string | void>;
+  authorize(options: Record<string, unknown>): Promise<string | undefined>;
   ready(): Promise<FhirClient>;
 };
 

@@ -90,6 +90,9 @@ export class AccessPolicy {
       } else if (rule.context === 'user') {
         confinedTo = this.personaPatient();
       }
+      // The launch audit trail is never part of a patient's compartment (issue #5), although R4 lists
+      // AuditEvent in the Patient CompartmentDefinition: a patient-confined grant gives nothing on it.
+      if (confinedTo !== undefined && type === 'AuditEvent') continue;
       if (confinedTo !== undefined && !inPatientCompartment(type)) {
         // Outside the Patient compartment (Practitioner, Medication…): readable, never writable.
         if (writeOp) continue;

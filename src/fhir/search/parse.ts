@@ -176,7 +176,7 @@ export function paramCond(ctx: ParseContext, type: string, name: string, value: 
 function chainCond(ctx: ParseContext, type: string, left: string, rest: string, value: string): Cond {
   const [code, typeModifier] = left.split(':', 2) as [string, string | undefined];
   const def = paramOf(type, code);
-  if (!def || def.type !== 'reference') throw new UnknownParam(`${left}.${rest}`);
+  if (def?.type !== 'reference') throw new UnknownParam(`${left}.${rest}`);
   if (typeModifier && !isResourceType(typeModifier)) throw badRequest(`unknown resource type ${typeModifier} in chain ${left}.${rest}`);
   const targets = typeModifier ? [typeModifier] : def.targets;
   const pid = ctx.pid(type, code);
@@ -201,7 +201,7 @@ function hasCond(ctx: ParseContext, type: string, name: string, value: string): 
   const [, src, ref, rest] = m;
   if (!isResourceType(src)) throw badRequest(`unknown resource type ${src} in ${name}`);
   const def = paramOf(src, ref);
-  if (!def || def.type !== 'reference') throw badRequest(`${ref} is not a reference parameter of ${src} in ${name}`);
+  if (def?.type !== 'reference') throw badRequest(`${ref} is not a reference parameter of ${src} in ${name}`);
   if (def.targets.length && !def.targets.includes(type)) throw badRequest(`${src}.${ref} cannot refer to ${type} in ${name}`);
   const inner = paramCond(ctx, src, rest, value);
   return { k: 'has', pid: ctx.pid(src, ref), srcType: src, inner: and(inner, ctx.access(src)) };
@@ -225,7 +225,7 @@ function includeSpec(name: string, v: string, iterate: boolean, rev: boolean): I
   const [srcType, code, targetType] = parts;
   if (code !== '*') {
     const def = paramOf(srcType, code);
-    if (!def || def.type !== 'reference') throw badRequest(`${name}: ${code} is not a reference parameter of ${srcType}`);
+    if (def?.type !== 'reference') throw badRequest(`${name}: ${code} is not a reference parameter of ${srcType}`);
   }
   if (targetType !== undefined && !isResourceType(targetType)) throw badRequest(`${name}: unknown target type ${targetType}`);
   return { srcType, code, iterate, ...(targetType ? { targetType } : {}) };

@@ -19,7 +19,8 @@ import { SqliteLaunchStore } from '../../../src/storage/sqlite/launch-store.js';
 import { openSqlite, type Sqlite } from '../../../src/storage/sqlite/open.js';
 import { SqliteTenantStore } from '../../../src/storage/sqlite/tenant-store.js';
 import type { Sandbox } from '../../../src/storage/types.js';
-import { demoResources, FixtureDirectory } from './fixture-directory.js';
+import { FhirService } from '../../../src/fhir/service.js';
+import { demoResources } from './demo-resources.js';
 
 export interface Harness {
   dir: string;
@@ -29,7 +30,7 @@ export interface Harness {
   auth: AuthService;
   tenants: SqliteTenantStore;
   launches: SqliteLaunchStore;
-  fhir: FixtureDirectory;
+  fhir: FhirService;
   sandbox: Sandbox;
   urls: ReturnType<typeof sandboxUrls>;
   /** Registers a launch like the launch service does; returns its id. */
@@ -56,7 +57,7 @@ export async function startHarness(): Promise<Harness> {
   const db = openSqlite(dir);
   const tenants = new SqliteTenantStore(db);
   const launches = new SqliteLaunchStore(db);
-  const fhir = new FixtureDirectory();
+  const fhir = new FhirService({ db, config });
   const auth = await createAuthService({ config, db, tenants, launches, fhir });
   const app = Fastify({ logger: false });
   installBodyParsers(app);
@@ -66,7 +67,7 @@ export async function startHarness(): Promise<Harness> {
   await app.listen({ host: '127.0.0.1', port });
   const newSandbox = (id: string) => {
     const s = tenants.create(id);
-    fhir.put(s.key, demoResources());
+    fhir.bulkLoad(s.key, demoResources());
     return s;
   };
   const sandbox = newSandbox('demo');
@@ -174,8 +175,8 @@ export class Browser {
     if (forms.length === 0) throw new Error(`no form on page: ${this.page.slice(0, 500)}`);
     const [, action, body] = forms[0];
     const fields: Record<string, string> = {};
-    for (const m of body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) fields[m[1]] = unescape(m[2]);
-    return { action: unescape(action), fields };
+    for (const m of body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) fields[m[1]] = htmlUnescape(m[2]);
+    return { action: htmlUnescape(action), fields };
   }
 
   async submit(origin: string, stopAt: string, values: Record<string, string>): Promise<URL | undefined> {
@@ -188,7 +189,7 @@ export class Browser {
   }
 }
 
-function unescape(s: string): string {
+function htmlUnescape(s: string): string {
   return s.replace(/&#(\d+);/g, (_m, n) => String.fromCharCode(Number(n)));
 }
 
