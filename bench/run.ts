@@ -3,8 +3,10 @@
  * as ratios. Loopback only, bounded in time (BENCH_SECONDS per scenario, default 5).
  */
 import fs from 'node:fs';
+import { benchAuth } from './auth.js';
 import { benchBulkLoader, benchFhir } from './fhir.js';
 import { cannon, type Result, report, startBare } from './harness.js';
+import { benchSearch } from './search.js';
 
 async function main(): Promise<void> {
   const results: Result[] = [];
@@ -14,6 +16,9 @@ async function main(): Promise<void> {
   results.push(baseline);
 
   const { server } = await benchFhir(results);
+  const openRead = results.find((r) => r.name.startsWith('FHIR read Patient/BILIBABY (open'))!.rate;
+  await benchAuth(results, server, openRead);
+  await benchSearch(results, server);
   await server.stop();
   await benchBulkLoader(results);
 

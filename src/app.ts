@@ -4,10 +4,11 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { registerDemoApps } from './apps/routes.js';
+import { registerConsole } from './console/routes.js';
 import type { Config } from './config/config.js';
 import { registerFhirRoutes } from './fhir/routes.js';
 import { installBodyParsers } from './http/body.js';
-import { installErrorHandlers } from './http/errors.js';
+import { frameworkErrorHandler, installErrorHandlers } from './http/errors.js';
 import { registerLaunchRoutes } from './launch/routes.js';
 import type { Services } from './services.js';
 
@@ -17,6 +18,7 @@ export async function buildApp(config: Config, services: Services): Promise<Fast
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy,
     return503OnClosing: true,
+    frameworkErrors: frameworkErrorHandler,
     // FHIR ids and search values may be long; the default 100 chars is too short for some params.
     routerOptions: { maxParamLength: 1000 },
   });
@@ -41,6 +43,7 @@ export async function buildApp(config: Config, services: Services): Promise<Fast
   if (serveAuth) {
     await services.auth.registerAuthRoutes(app);
     await registerDemoApps(app, { config });
+    if (config.adminToken) await registerConsole(app, { config, services, adminToken: config.adminToken });
   }
   return app;
 }

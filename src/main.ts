@@ -2,9 +2,10 @@
  * The server process: opens the store, seeds the demo sandbox on first start, listens, and shuts
  * down cleanly on SIGINT/SIGTERM. The only place that listens on a socket.
  */
+import crypto from 'node:crypto';
 import net from 'node:net';
 import { buildApp } from './app.js';
-import type { Config } from './config/config.js';
+import { type Config, isLoopbackHost } from './config/config.js';
 import { sandboxUrls } from './config/urls.js';
 import { createSandbox } from './sandbox/lifecycle.js';
 import { createServices, PUBLIC_URL_SETTING, type Services } from './services.js';
@@ -57,6 +58,8 @@ export async function startServer(config: Config, log: (line: string) => void = 
     const defaultUrl = `http://${hostForUrl(config.host)}:0`;
     config = { ...config, port, publicUrl: config.publicUrl === defaultUrl ? `http://${hostForUrl(config.host)}:${port}` : config.publicUrl };
   }
+  // The console link carries a fresh random credential on loopback; elsewhere one must be configured.
+  if (!config.adminToken && isLoopbackHost(config.host)) config = { ...config, adminToken: crypto.randomBytes(24).toString('base64url') };
   const services = await createServices(config);
   if (config.demo && config.role !== 'api') seedDemoOnce(services, log);
   const app = await buildApp(config, services);
@@ -73,6 +76,10 @@ export async function startServer(config: Config, log: (line: string) => void = 
   purge.unref();
 
   log(`smart-sandbox listening on ${url} (role ${config.role}, data in ${config.dataDir})`);
+  if (config.role !== 'api') {
+    if (config.adminToken) log(`console: ${config.publicUrl}/?token=${config.adminToken}`);
+    else log('console: not served (bound to a non-loopback interface without SMART_SANDBOX_ADMIN_TOKEN)');
+  }
   const demo = services.tenants.get(DEMO_ID);
   if (demo) {
     const urls = sandboxUrls(config.publicUrl, demo.id);

@@ -46,8 +46,8 @@ export async function createServices(config: Config, opts: { recordedPublicUrl?:
   if (recorded) config = { ...config, publicUrl: recorded };
   const launches = new SqliteLaunchStore(db);
   const fhir = new FhirService({ db, config });
-  const auth = await createAuthService({ config, db, tenants, launches, fhir });
   const audit = new SqliteAuditLog(db);
+  const auth = await createAuthService({ config, db, tenants, launches, fhir, audit });
   const launch = new LaunchService({ publicUrl: config.publicUrl, launches, clients: auth.clients, personas: auth.personas, fhir, audit });
   return {
     config,

@@ -31,6 +31,9 @@ const SHADOWED = new Set([
 
 /** Internal key carrying the full granted scope on access tokens (see provider.ts, token post-processing). */
 export const GRANTED_SCOPE_KEY = 'smart_granted_scope';
+/** Internal key: hash of the launch id an authorization came from, for the launch audit (never sent). */
+export const LAUNCH_HASH_KEY = 'smart_launch_hash';
+const INTERNAL = new Set([GRANTED_SCOPE_KEY, LAUNCH_HASH_KEY]);
 
 export interface ContextInput {
   launch?: StoredLaunch;
@@ -57,12 +60,13 @@ export function buildContext(i: ContextInput): Record<string, unknown> {
   out.need_patient_banner = banner === 'false' ? false : banner === 'true' ? true : typeof banner === 'boolean' ? banner : true;
   if (typeof out.smart_style_url !== 'string' || !out.smart_style_url) out.smart_style_url = i.defaultStyleUrl;
   if (i.fhirUser) out.fhirUser = i.fhirUser;
+  if (i.launch) out[LAUNCH_HASH_KEY] = i.launch.idHash;
   return out;
 }
 
 /** The context keys that go into a token response (fhirUser travels in the id_token instead). */
 export function tokenResponseContext(context: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(context)) if (!SHADOWED.has(k) && k !== GRANTED_SCOPE_KEY) out[k] = v;
+  for (const [k, v] of Object.entries(context)) if (!SHADOWED.has(k) && !INTERNAL.has(k)) out[k] = v;
   return out;
 }

@@ -129,6 +129,17 @@ async function grantAndFinish(
     }),
     Date.now() + lifetime,
   );
+  if (f.launch)
+    f.deps.audit?.record({
+      sandboxKey: sandbox.key,
+      action: 'authorize',
+      outcome: 'success',
+      clientId: f.client.clientId,
+      username: persona.username,
+      patient: chosen.patient ?? (f.launch.parameters.patient as string | undefined),
+      launchHash: f.launch.idHash,
+      detail: sso ? 'single sign-on' : undefined,
+    });
   const result: InteractionResults = sso
     ? { login: { accountId: persona.username, amr: ['smart_launch'], remember: false }, consent: { grantId } }
     : { consent: { grantId } };

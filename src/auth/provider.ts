@@ -9,14 +9,15 @@ import Provider, { errors, interactionPolicy } from 'oidc-provider';
 import type { Config } from '../config/config.js';
 import { type SandboxUrls, sandboxUrls } from '../config/urls.js';
 import type { FhirDirectory } from '../fhir/directory.js';
-import { LAUNCH_ID, type LaunchStore, type StoredLaunch } from '../launch/model.js';
+import type { AuditLog } from '../launch/audit.js';
+import { hashLaunchId, LAUNCH_ID, type LaunchStore, type StoredLaunch } from '../launch/model.js';
 import type { SqliteAuthKeyStore } from '../storage/sqlite/auth-key-store.js';
 import type { SqliteClientStore } from '../storage/sqlite/client-store.js';
 import { type OidcPayloadTable, sqliteOidcAdapter } from '../storage/sqlite/oidc-adapter.js';
 import type { SqlitePersonaStore } from '../storage/sqlite/persona-store.js';
 import type { SqliteSmartContextStore } from '../storage/sqlite/smart-context-store.js';
 import type { Sandbox } from '../storage/types.js';
-import { GRANTED_SCOPE_KEY, tokenResponseContext } from './context.js';
+import { GRANTED_SCOPE_KEY, LAUNCH_HASH_KEY, tokenResponseContext } from './context.js';
 import { PAGE_HEADERS, renderErrorPage } from './pages.js';
 import { cookieKeys, registrationToken, signingJwks } from './keys.js';
 import { guardedFetch } from './outbound.js';
@@ -34,6 +35,8 @@ export interface AuthDeps {
   keys: SqliteAuthKeyStore;
   launches: LaunchStore;
   fhir: FhirDirectory;
+  /** The launch audit trail (architecture §5): each use of a launch at /authorize and /token. */
+  audit?: AuditLog;
 }
 
 const DAY = 86400;
@@ -190,9 +193,13 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps): Sandbox
         let requested = splitScopes(ctx.oidc.params?.scope as string | undefined);
         if (value !== undefined) {
           const launch = launchOf(ctx);
-          if (!launch) throw new errors.InvalidRequest('the launch is unknown or has expired');
-          if (launch.clientId && launch.clientId !== sc.clientId) throw new errors.InvalidRequest('the launch was registered for another app');
-          if (launch.username && launch.consumedAt) throw new errors.InvalidRequest('the launch has already been used');
+          const refuse = (why: string) => {
+            deps.audit?.record({ sandboxKey: key, action: 'authorize', outcome: 'failure', clientId: sc.clientId, launchHash: hashLaunchId(value), patient: launch?.parameters.patient as string | undefined, detail: why });
+            return new errors.InvalidRequest(why);
+          };
+          if (!launch) throw refuse('the launch is unknown or has expired');
+          if (launch.clientId && launch.clientId !== sc.clientId) throw refuse('the launch was registered for another app');
+          if (launch.username && launch.consumedAt) throw refuse('the launch has already been used');
         } else if (requested.includes('launch')) {
           // A standalone launch has no EHR context to grant. Apps written for both flows (HSPC's
           // bilirubin chart among them) still ask for `launch`: it is not granted, the rest proceeds
@@ -349,11 +356,16 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps): Sandbox
       if (!extra) return;
       if (typeof extra[GRANTED_SCOPE_KEY] === 'string') body.scope = extra[GRANTED_SCOPE_KEY];
       for (const [k, v] of Object.entries(tokenResponseContext(extra))) if (!(k in body)) body[k] = v;
+      if (typeof extra[LAUNCH_HASH_KEY] === 'string' && ctx.oidc.params?.grant_type === 'authorization_code') {
+        const at = ctx.oidc.entities.AccessToken as unknown as { clientId?: string; accountId?: string };
+        deps.audit?.record({ sandboxKey: key, action: 'token', outcome: 'success', clientId: at.clientId, username: at.accountId, launchHash: extra[LAUNCH_HASH_KEY], patient: typeof extra.patient === 'string' ? extra.patient : undefined });
+      }
     } else if (route === 'introspection') {
       const body = ctx.body as Record<string, unknown> | undefined;
       if (!body || typeof body !== 'object') return;
       if (typeof body[GRANTED_SCOPE_KEY] === 'string') body.scope = body[GRANTED_SCOPE_KEY];
       delete body[GRANTED_SCOPE_KEY];
+      delete body[LAUNCH_HASH_KEY];
     }
   });
 

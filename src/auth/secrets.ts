@@ -22,9 +22,31 @@ export function hashSecret(secret: string): string {
   return `scrypt$${N}$${R}$${P}$${salt.toString('base64url')}$${hash.toString('base64url')}`;
 }
 
+/**
+ * Successful verifications, remembered as HMACs (under a per-process random key) of the stored hash
+ * and the presented secret, so that a client authenticating on every token or introspection call
+ * pays scrypt once per process, not per request. No secret is kept; a changed secret has a new
+ * stored hash and so never matches an old entry. Bounded: cleared when full.
+ */
+const VERIFIED_KEY = crypto.randomBytes(32);
+const verified = new Set<string>();
+const VERIFIED_MAX = 10_000;
+const verifiedTag = (stored: string, secret: string) => crypto.createHmac('sha256', VERIFIED_KEY).update(stored).update('\0').update(secret).digest('base64url');
+
 /** Constant-time check of `secret` against a stored hash; false for any malformed hash. */
 export async function verifySecret(stored: string | undefined, secret: unknown): Promise<boolean> {
   if (typeof stored !== 'string' || typeof secret !== 'string' || secret.length === 0 || secret.length > 1024) return false;
+  const tag = verifiedTag(stored, secret);
+  if (verified.has(tag)) return true;
+  const ok = await verifyScrypt(stored, secret);
+  if (ok) {
+    if (verified.size >= VERIFIED_MAX) verified.clear();
+    verified.add(tag);
+  }
+  return ok;
+}
+
+async function verifyScrypt(stored: string, secret: string): Promise<boolean> {
   const parts = stored.split('$');
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
   const [n, r, p] = parts.slice(1, 4).map(Number);

@@ -9,6 +9,7 @@ import type { Config } from '../config/config.js';
 import { bilirubinAppUrls } from '../config/urls.js';
 import type { TokenVerifier } from '../fhir/access/types.js';
 import type { FhirDirectory } from '../fhir/directory.js';
+import type { AuditLog } from '../launch/audit.js';
 import type { LaunchStore } from '../launch/model.js';
 import { SqliteAuthKeyStore } from '../storage/sqlite/auth-key-store.js';
 import { SqliteClientStore } from '../storage/sqlite/client-store.js';
@@ -56,14 +57,16 @@ export async function createAuthService(opts: {
   tenants: TenantStore;
   launches: LaunchStore;
   fhir: FhirDirectory;
+  /** Launch audit trail: uses of launches at /authorize and /token are recorded here. */
+  audit?: AuditLog;
 }): Promise<AuthService> {
-  const { config, db, tenants, launches, fhir } = opts;
+  const { config, db, tenants, launches, fhir, audit } = opts;
   const table = new OidcPayloadTable(db);
   const clients = new SqliteClientStore(db);
   const personas = new SqlitePersonaStore(db, fhir);
   const contexts = new SqliteSmartContextStore(db);
   const keys = new SqliteAuthKeyStore(db);
-  const deps: AuthDeps = { config, table, clients, personas, contexts, keys, launches, fhir };
+  const deps: AuthDeps = { config, table, clients, personas, contexts, keys, launches, fhir, audit };
   const verifier = new SqliteTokenVerifier(db, config.publicUrl);
 
   // One provider per sandbox generation (key): a re-created sandbox gets a new one and shares nothing.

@@ -29,6 +29,12 @@ export interface Config {
   trustProxy: boolean;
   /** fastify/pino log level. */
   logLevel: string;
+  /**
+   * Credential of the web console and its admin API (`SMART_SANDBOX_ADMIN_TOKEN`). On a loopback
+   * interface a random one is generated per start and printed in the console link; on any other
+   * interface the console is served only when one is configured (no default password).
+   */
+  adminToken?: string;
 }
 
 export class ConfigError extends Error {}
@@ -44,6 +50,7 @@ export interface ConfigInput {
   bodyLimit?: string | number;
   trustProxy?: boolean;
   logLevel?: string;
+  adminToken?: string;
 }
 
 /** Environment variables that map onto config fields (architecture §4). */
@@ -58,6 +65,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
     bodyLimit: env.SMART_SANDBOX_BODY_LIMIT,
     trustProxy: env.SMART_SANDBOX_TRUST_PROXY === 'true' ? true : undefined,
     logLevel: env.LOG_LEVEL,
+    adminToken: env.SMART_SANDBOX_ADMIN_TOKEN,
   };
 }
 
@@ -66,6 +74,11 @@ function int(name: string, v: string | number | undefined, dflt: number, min: nu
   const n = typeof v === 'number' ? v : Number(v);
   if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got ${v}`);
   return n;
+}
+
+/** True for 127.0.0.0/8, ::1 and localhost: interfaces only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** Merge inputs (earlier wins) and validate. */
@@ -93,7 +106,11 @@ export function resolveConfig(...inputs: ConfigInput[]): Config {
   const logLevel = (pick('logLevel') as string | undefined) ?? 'warn';
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel))
     throw new ConfigError(`log level ${logLevel} is unknown`);
+  const adminToken = pick('adminToken') as string | undefined;
+  if (adminToken !== undefined && (adminToken.length < 16 || /\s/.test(adminToken)))
+    throw new ConfigError('the admin token must have at least 16 characters and no spaces');
   return {
+    adminToken,
     port,
     host,
     dataDir: path.resolve((pick('dataDir') as string | undefined) ?? './.smart-sandbox'),

@@ -6,7 +6,9 @@
  *   an HttpOnly, SameSite=Strict cookie and redirects to the same URL without the token (so it does
  *   not stay in the address bar or history); scripts may send `Authorization: Bearer <token>`;
  * - Host must be the public host or a loopback name with our port (defeats DNS rebinding), Origin,
- *   when sent, must be our own origin, and `Sec-Fetch-Site: cross-site` is refused on the API;
+ *   when sent, must be our own origin (`null`, which our no-referrer pages make browsers send on
+ *   form posts, only with `Sec-Fetch-Site: same-origin`), and `Sec-Fetch-Site: cross-site` is
+ *   refused on the API;
  * - no CORS headers are ever sent, so other origins cannot read answers or send custom headers;
  * - every write authenticated by the cookie needs a CSRF token (double submit: the `ss_csrf` cookie
  *   equals the `X-CSRF-Token` header or the `_csrf` form field). Bearer requests are exempt: a
@@ -85,6 +87,9 @@ export class ConsoleGuard {
   originAllowed(request: FastifyRequest): boolean {
     const origin = request.headers.origin;
     if (origin === undefined) return true;
+    // Our pages send `Referrer-Policy: no-referrer`, so browsers submit their forms with
+    // `Origin: null`; accept that only when the browser itself vouches the request is same-origin.
+    if (origin === 'null') return request.headers['sec-fetch-site'] === 'same-origin';
     if (origin === this.publicOrigin) return true;
     const own = `${request.protocol}://${normaliseHost(request.host ?? '', request.protocol === 'https')}`;
     return this.hostAllowed(request) && origin === own;

@@ -181,8 +181,10 @@ function parse(params: [string, string][], req: AuditRequest): Parsed {
         const since = (v: number) => (out.q.since = Math.max(out.q.since ?? v, v));
         const until = (v: number) => (out.q.until = Math.min(out.q.until ?? v, v));
         // `recorded` is an instant: R4 §3.1.1.4.1 ranges reduce to bounds on it; until is exclusive.
-        if (p.op === 'eq') since(p.lo), until(p.hi + 1);
-        else if (p.op === 'ge') since(p.lo);
+        if (p.op === 'eq') {
+          since(p.lo);
+          until(p.hi + 1);
+        } else if (p.op === 'ge') since(p.lo);
         else if (p.op === 'gt' || p.op === 'sa') since(p.hi + 1);
         else if (p.op === 'le') until(p.hi + 1);
         else if (p.op === 'lt' || p.op === 'eb') until(p.lo);

@@ -15,7 +15,7 @@ import { ID_PATTERN, inPatientCompartment, isResourceType, resourceTypes } from 
 import { compartmentsOf, indexResource } from './indexer.js';
 import { core } from './medplum.js';
 import { and, type Cond, FALSE, or, TRUE } from './search/cond.js';
-import { executeSearch, type ExecContext, type Row } from './search/execute.js';
+import { executeSearch, type ExecContext, pageSql, type Row } from './search/execute.js';
 import { type ParseContext, paramCond, parseSearch, type SearchRequest } from './search/parse.js';
 import { bundleText, type BundleEntryText, renderResource } from './search/results.js';
 import { compile, SqlBuilder } from './search/sql.js';
@@ -354,7 +354,8 @@ export class FhirRepository {
 
   // ---------------------------------------------------------------- search
 
-  search(types: string[], params: [string, string][], opts: SearchOptions & { count?: number } = {}): SearchResult {
+  /** Parses a search and rewrites it with the compartment and the access conditions. */
+  private prepareSearch(types: string[], params: [string, string][], opts: SearchOptions & { count?: number }): { req: SearchRequest; ex: ExecContext } {
     for (const t of types) this.requireType(t);
     let permitted = types;
     if (types.length === 1) this.policy.constraint(types[0], 's');
@@ -370,9 +371,21 @@ export class FhirRepository {
     const extra: Cond = opts.compartment !== undefined ? { k: 'compartment', patient: opts.compartment } : TRUE;
     for (const t of permitted) req.conds.set(t, and(req.conds.get(t)!, extra, this.accessCond(t, 's') ?? FALSE));
     const ex: ExecContext = { store: this.store, tenant: this.tenant, access: (t) => this.accessCond(t, 's'), pid: this.pid };
+    return { req, ex };
+  }
+
+  search(types: string[], params: [string, string][], opts: SearchOptions & { count?: number } = {}): SearchResult {
+    const { req, ex } = this.prepareSearch(types, params, opts);
     const out = executeSearch(ex, req);
     const warnings = req.unknown.map((u) => `search parameter ignored (unknown or unsupported): ${u}`);
     return { req, ...out, warnings };
+  }
+
+  /** SQLite's plan for the page query of a search (`EXPLAIN QUERY PLAN` details), for diagnostics and tests. */
+  searchPlan(types: string[], params: [string, string][], opts: SearchOptions = {}): string[] {
+    const { req, ex } = this.prepareSearch(types, params, opts);
+    const { sql, params: args } = pageSql(ex, req);
+    return this.store.query<{ detail: string }>(`EXPLAIN QUERY PLAN ${sql}`, args).map((r) => r.detail);
   }
 
   private link(path: string, echo: [string, string][], count: number, offset: number): string {
@@ -397,7 +410,7 @@ export class FhirRepository {
       entries.push({ fullUrl: `${this.baseUrl}/${m.rtype}/${m.id}`, resource: renderResource(m.content, req.summary, req.elements), search: { mode: 'match' } });
     }
     for (const m of r.included) {
-      entries.push({ fullUrl: `${this.baseUrl}/${m.rtype}/${m.id}`, resource: renderResource(m.content, req.summary, req.elements), search: { mode: 'include' } });
+      entries.push({ fullUrl: `${this.baseUrl}/${m.rtype}/${m.id}`, resource: renderResource(m.content, req.summary, req.elements, true), search: { mode: 'include' } });
     }
     if (r.warnings.length) {
       const oo = { resourceType: 'OperationOutcome', issue: r.warnings.map((w) => ({ severity: 'warning', code: 'not-supported', diagnostics: w })) };

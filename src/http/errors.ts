@@ -47,3 +47,14 @@ export function installErrorHandlers(app: FastifyInstance): void {
     reply.code(404).type(FHIR_JSON).send(outcome('error', 'not-found', `no route for ${request.method} ${request.url.split('?')[0]}`)),
   );
 }
+
+/**
+ * Fastify's `frameworkErrors` option: errors raised before routing (an undecodable URL such as
+ * `/x/data/Patient/%E0%A4%A`, FST_ERR_BAD_URL; a bad Content-Type header) leave as an
+ * OperationOutcome too, instead of fastify's own JSON.
+ */
+export function frameworkErrorHandler(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const fe = toFhirError(error) ?? new FhirError(400, [{ severity: 'error', code: 'invalid', diagnostics: 'malformed request' }]);
+  sendOutcome(reply, fe);
+}
+

@@ -89,15 +89,22 @@ export class SqliteAuditLog implements AuditLog {
 
   query(sandboxKey: number, q: AuditQuery): StoredAuditRecord[] {
     this.flush();
+    const filters: [string, string | number | undefined][] = [
+      ['recorded_at >= ?', q.since],
+      ['recorded_at < ?', q.until],
+      ['client_id = ?', q.clientId],
+      ['patient = ?', q.patient],
+      ['outcome = ?', q.outcome],
+      ['launch_hash = ?', q.launchHash],
+      ['seq < ?', q.beforeSeq],
+    ];
     const where = ['tenant = ?'];
     const args: (string | number)[] = [sandboxKey];
-    if (q.since !== undefined) where.push('recorded_at >= ?'), args.push(q.since);
-    if (q.until !== undefined) where.push('recorded_at < ?'), args.push(q.until);
-    if (q.clientId !== undefined) where.push('client_id = ?'), args.push(q.clientId);
-    if (q.patient !== undefined) where.push('patient = ?'), args.push(q.patient);
-    if (q.outcome !== undefined) where.push('outcome = ?'), args.push(q.outcome);
-    if (q.launchHash !== undefined) where.push('launch_hash = ?'), args.push(q.launchHash);
-    if (q.beforeSeq !== undefined) where.push('seq < ?'), args.push(q.beforeSeq);
+    for (const [sql, value] of filters) {
+      if (value === undefined) continue;
+      where.push(sql);
+      args.push(value);
+    }
     args.push(Math.min(q.limit ?? 100, 1000));
     const rows = this.db.prepare(`SELECT * FROM audit_event WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT ?`).all(...args) as Record<string, any>[];
     return rows.map(toStoredRecord);

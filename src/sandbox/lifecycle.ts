@@ -76,6 +76,8 @@ function purge(services: Services, sandbox: Sandbox): void {
   services.fhir.purgeSandbox(sandbox.key);
   services.auth.purgeSandbox(sandbox.key);
   services.launches.purgeSandbox(sandbox.key);
+  // The console's saved launch scenarios (src/console/scenarios.ts) belong to the generation too.
+  services.db.prepare('DELETE FROM console_scenario WHERE tenant = ?').run(sandbox.key);
 }
 
 export function deleteSandbox(services: Services, id: string): Sandbox {

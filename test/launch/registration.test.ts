@@ -239,4 +239,28 @@ describe('launch registration service', () => {
     for (let i = 0; i < 40; i++) if ((await post('{"client_id":"app","parameters":{}}')).status === 429) limited++;
     assert.ok(limited > 0, 'open registration is rate-limited');
   });
+
+  test('the audit trail records registration, authorize and token uses and failures, with hashed launch ids', async () => {
+    const { services } = server;
+    const demo = services.tenants.get('demo')!;
+    const body = JSON.stringify({ client_id: 'bilirubin_chart', username: persona.username, parameters: { patient: 'BILIBABY' } });
+    const reg = await (await registerAs(orchestrator, body)).json();
+    const a = authorizeUrl({ issuer, aud: iss, clientId: 'bilirubin_chart', redirectUri: biliRedirect, scope: BILI_SCOPE, launch: reg.launch_id });
+    const code = new URL(await new ScriptedBrowser().run(a.url, biliRedirect, {})).searchParams.get('code')!;
+    const t = await tokenRequest(issuer, { grant_type: 'authorization_code', code, redirect_uri: biliRedirect, client_id: 'bilirubin_chart', code_verifier: a.verifier });
+    assert.equal(t.status, 200);
+    const reuse = authorizeUrl({ issuer, aud: iss, clientId: 'bilirubin_chart', redirectUri: biliRedirect, scope: BILI_SCOPE, launch: reg.launch_id });
+    await authorizeRedirect(reuse.url);
+
+    const { hashLaunchId } = await import('../../src/launch/model.js');
+    const records = services.audit.query(demo.key, { launchHash: hashLaunchId(reg.launch_id) });
+    const seen = records.map((r) => `${r.action}:${r.outcome}`).sort();
+    assert.deepEqual(seen, ['authorize:failure', 'authorize:success', 'register:success', 'token:success']);
+    const authorized = records.find((r) => r.action === 'authorize' && r.outcome === 'success')!;
+    assert.equal(authorized.username, persona.username);
+    assert.equal(authorized.patient, 'BILIBABY');
+    assert.equal(records.find((r) => r.action === 'authorize' && r.outcome === 'failure')?.detail, 'the launch has already been used');
+    const raw = server.services.db.prepare('SELECT count(*) AS n FROM audit_event WHERE launch_hash = ? OR detail LIKE ?').get(reg.launch_id, `%${reg.launch_id}%`) as { n: number };
+    assert.equal(raw.n, 0, 'the launch id itself is never stored');
+  });
 });

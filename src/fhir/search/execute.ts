@@ -68,8 +68,17 @@ function compileWhere(ex: ExecContext, conds: Map<string, Cond>): Compiled {
     from = 'compartment c CROSS JOIN resource r ON r.rid = c.rid';
     where = `c.tenant = ${b.p(ex.tenant)} AND c.patient = ${b.p(patient)} AND r.deleted = 0`;
   } else {
+    // A selective value leaf drives (its `rid IN (…)` list, in rid order, so ORDER BY rid LIMIT
+    // stops early): the unary `+` keeps SQLite from preferring the (tenant, rtype) index, which it
+    // does whenever statistics are missing or stale, and which scans every resource of the type.
+    const byIndex = conds.size === 1 && drivesByIndex([...conds.values()][0]);
     from = 'resource r';
-    where = `r.tenant = ${b.p(ex.tenant)} AND r.deleted = 0`;
+    where = `${byIndex ? '+' : ''}r.tenant = ${b.p(ex.tenant)} AND r.deleted = 0`;
+    if (byIndex) {
+      const [t, c] = [...conds][0];
+      where += ` AND +r.rtype = ${b.p(t)} AND ${compile(b, c, 'r', false)}`;
+      return { from, where, params: [...b.params], b };
+    }
   }
   const branches = compartmentFirst
     ? split.map(([t, , rest]) => [t, rest] as const)
@@ -77,6 +86,31 @@ function compileWhere(ex: ExecContext, conds: Map<string, Cond>): Compiled {
   const parts = branches.map(([t, c]) => `(r.rtype = ${b.p(t)} AND ${compile(b, c, 'r', compartmentFirst)})`);
   where += ` AND ${parts.length === 1 ? parts[0] : `(${parts.join(' OR ')})`}`;
   return { from, where, params: [...b.params], b };
+}
+
+/** Leaves that select few rows by an equality on a value index (dates and `:contains` do not). */
+function selectiveLeaf(c: Cond): boolean {
+  switch (c.k) {
+    case 'token':
+    case 'refIdentifier':
+    case 'ref':
+    case 'composite':
+    case 'chain':
+    case 'compartment':
+      return true;
+    case 'uri':
+      return c.mode !== 'above';
+    case 'string':
+      return c.mode !== 'contains';
+    default:
+      return false;
+  }
+}
+
+/** Drive from a value index: a top-level selective leaf, and no `_id`/`_lastUpdated` (their own indexes). */
+function drivesByIndex(c: Cond): boolean {
+  const items = c.k === 'and' ? c.items : [c];
+  return items.some(selectiveLeaf) && !items.some((i) => i.k === 'id' || i.k === 'lastUpdated');
 }
 
 const SORT_TABLE: Record<string, [string, string, string]> = {
@@ -106,6 +140,14 @@ function orderBy(ex: ExecContext, req: SearchRequest, params: unknown[]): string
   return keys.join(', ');
 }
 
+/** The page query of a search (also used by tests to check its plan with EXPLAIN QUERY PLAN). */
+export function pageSql(ex: ExecContext, req: SearchRequest, w: Compiled = compileWhere(ex, req.conds)): { sql: string; params: unknown[] } {
+  const params = [...w.params];
+  const order = orderBy(ex, req, params);
+  params.push(req.count + 1, req.offset);
+  return { sql: `SELECT ${COLS} FROM ${w.from} WHERE ${w.where} ORDER BY ${order} LIMIT ? OFFSET ?`, params };
+}
+
 export function executeSearch(ex: ExecContext, req: SearchRequest): SearchOutcome {
   const w = compileWhere(ex, req.conds);
   let total: number | undefined;
@@ -115,10 +157,8 @@ export function executeSearch(ex: ExecContext, req: SearchRequest): SearchOutcom
   let matches: Row[] = [];
   let hasMore = false;
   if (req.count > 0) {
-    const params = [...w.params];
-    const order = orderBy(ex, req, params);
-    params.push(req.count + 1, req.offset);
-    matches = ex.store.query<Row>(`SELECT ${COLS} FROM ${w.from} WHERE ${w.where} ORDER BY ${order} LIMIT ? OFFSET ?`, params);
+    const { sql, params } = pageSql(ex, req, w);
+    matches = ex.store.query<Row>(sql, params);
     hasMore = matches.length > req.count;
     if (hasMore) matches = matches.slice(0, req.count);
   }
@@ -179,7 +219,23 @@ function includeFrom(ex: ExecContext, spec: IncludeSpec, frontier: Row[]): Row[]
   return out;
 }
 
+/** `_revinclude=*`: the source types that refer to the frontier at all, each through its own access. */
+function revincludeAny(ex: ExecContext, spec: IncludeSpec, frontier: Row[]): Row[] {
+  const types = new Set<string>();
+  for (const part of chunks(frontier)) {
+    const b = new SqlBuilder(ex.tenant);
+    const tenant = b.p(ex.tenant);
+    const targets = part.map((r) => `(x.tid = ${b.p(r.id)} AND x.ttype = ${b.p(r.rtype)})`).join(' OR ');
+    const sql = `SELECT DISTINCT r.rtype FROM ix_ref x JOIN resource r ON r.rid = x.rid WHERE x.tenant = ${tenant} AND (${targets}) AND r.deleted = 0`;
+    for (const { rtype } of ex.store.query<{ rtype: string }>(sql, b.params)) types.add(rtype);
+  }
+  const out: Row[] = [];
+  for (const t of [...types].sort()) out.push(...revincludeFrom(ex, { ...spec, srcType: t, code: '*' }, frontier));
+  return out;
+}
+
 function revincludeFrom(ex: ExecContext, spec: IncludeSpec, frontier: Row[]): Row[] {
+  if (spec.srcType === '*') return revincludeAny(ex, spec, frontier);
   const access = ex.access(spec.srcType);
   if (!access || frontier.length === 0) return [];
   const pids = refPids(ex, spec.srcType, spec.code);

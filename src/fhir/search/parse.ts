@@ -155,6 +155,8 @@ export function paramCond(ctx: ParseContext, type: string, name: string, value: 
       return { k: 'quantity', pid, preds: values.map((v) => parseQuantityPred(name, v)) };
     case 'uri': {
       if (modifier && modifier !== 'below' && modifier !== 'above') throw notSupported(`modifier :${modifier} is not supported on uri parameter ${code}`);
+      // R4 §3.1.1.5.9: :above/:below apply to URLs, not to URNs (OIDs, UUIDs) which have no hierarchy.
+      if (modifier && values.some((v) => /^urn:/i.test(v))) throw badRequest(`:${modifier} on ${code} applies to URLs, not URNs`);
       return { k: 'uri', pid, mode: (modifier as 'below' | 'above' | undefined) ?? 'eq', values: values.map(unescapeValue) };
     }
     case 'reference': {
@@ -213,11 +215,9 @@ function intParam(name: string, v: string, max?: number): number {
   return max !== undefined ? Math.min(n, max) : n;
 }
 
-function includeSpec(name: string, v: string, iterate: boolean, rev: boolean): IncludeSpec {
-  if (v === '*') {
-    if (rev) throw notSupported('_revinclude=* is not supported; name the source type and parameter');
-    return { srcType: '*', code: '*', iterate };
-  }
+function includeSpec(name: string, v: string, iterate: boolean): IncludeSpec {
+  // `*`: every reference parameter of every type (R4 §3.1.1.5.4 allows the wildcard for both).
+  if (v === '*') return { srcType: '*', code: '*', iterate };
   const parts = v.split(':');
   if (parts.length < 2 || parts.length > 3 || !isResourceType(parts[0])) {
     throw badRequest(`${name} must be Type:parameter[:targetType], got "${v}"`);
@@ -287,7 +287,7 @@ export function parseSearch(ctx: ParseContext, types: string[], params: [string,
         case '_revinclude': {
           const mod = name.slice(base.length + 1);
           if (mod && mod !== 'iterate' && mod !== 'recurse') throw badRequest(`unknown modifier on ${name}`);
-          const spec = includeSpec(name, value, mod !== '', base === '_revinclude');
+          const spec = includeSpec(name, value, mod !== '');
           (base === '_include' ? req.include : req.revinclude).push(spec);
           break;
         }

@@ -153,8 +153,11 @@ export function compile(b: SqlBuilder, c: Cond, alias: string, correlated: boole
       return leaf(b, alias, 'ix_uri', correlated, negate, (x) => {
         const pid = `${x}.pid = ${b.p(c.pid)}`;
         const alts = c.values.map((v) => {
-          if (c.mode === 'below') return `${x}.uri LIKE ${b.p(`${likeEscape(v)}%`)} ESCAPE '\\'`;
-          if (c.mode === 'above') return `substr(${b.p(v)}, 1, length(${x}.uri)) = ${x}.uri`;
+          // R4 §3.1.1.5.9 (uri): `:below` matches URIs that start with the value, `:above` URIs that
+          // the value starts with. URIs compare case-sensitively (BINARY), so no LIKE (case-folding):
+          // a range on the index, bounded by the highest code point.
+          if (c.mode === 'below') return `(${x}.uri >= ${b.p(v)} AND ${x}.uri < ${b.p(`${v}\u{10FFFF}`)})`;
+          if (c.mode === 'above') return `(${x}.uri <= ${b.p(v)} AND substr(${b.p(v)}, 1, length(${x}.uri)) = ${x}.uri)`;
           return `${x}.uri = ${b.p(v)}`;
         });
         return `${pid} AND ${orOf(alts)}`;
