@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const lines = ['| resources | load s | hits | patient=X&_count=20 p50 / p99 ms | Patient/X/Observation p50 / p99 ms |', '|---|---|---|---|---|'];
   process.stdout.write(`growth run in ${dataDir}, ${ITERATIONS} searches per step\n`);
   try {
-    const sandbox = services.tenants.create('growth');
+    const sandbox = (await services.tenants.create('growth'));
     const open = services.fhir.repository(sandbox, { kind: 'open', write: false }, 'open');
     let loaded = 0;
     for (const [i, target] of steps.entries()) {
@@ -52,16 +52,16 @@ async function main(): Promise<void> {
       for (const r of syntheticResources(target - loaded, i + 1)) {
         batch.push(r);
         if (batch.length === 2000) {
-          services.fhir.bulkLoad(sandbox.key, batch);
+          (await services.fhir.bulkLoad(sandbox.key, batch));
           batch = [];
         }
       }
-      if (batch.length) services.fhir.bulkLoad(sandbox.key, batch);
+      if (batch.length) (await services.fhir.bulkLoad(sandbox.key, batch));
       const loadSeconds = (performance.now() - t0) / 1000;
       loaded = target;
-      const byRef = () => open.searchBundle(open.search(['Observation'], [['patient', PATIENT], ['_count', '20']]), 'Observation');
-      const inCompartment = () => open.searchBundle(open.search(['Observation'], [['_count', '20']], { compartment: PATIENT }), `Patient/${PATIENT}/Observation`);
-      const hits = open.search(['Observation'], [['patient', PATIENT], ['_count', '20']]).matches.length;
+      const byRef = async () => open.searchBundle(await open.search(['Observation'], [['patient', PATIENT], ['_count', '20']]), 'Observation');
+      const inCompartment = async () => open.searchBundle(await open.search(['Observation'], [['_count', '20']], { compartment: PATIENT }), `Patient/${PATIENT}/Observation`);
+      const hits = (await open.search(['Observation'], [['patient', PATIENT], ['_count', '20']])).matches.length;
       const a = measure(byRef);
       const b = measure(inCompartment);
       const line = `| ${loaded.toLocaleString('en')} | ${loadSeconds.toFixed(1)} | ${hits} | ${a.p50.toFixed(2)} / ${a.p99.toFixed(2)} | ${b.p50.toFixed(2)} / ${b.p99.toFixed(2)} |`;

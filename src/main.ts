@@ -8,6 +8,7 @@ import { buildApp } from './app.js';
 import { type Config, isLoopbackHost } from './config/config.js';
 import { sandboxUrls } from './config/urls.js';
 import { createSandbox } from './sandbox/lifecycle.js';
+import { TenantError } from './storage/sqlite/tenant-store.js';
 import { createServices, PUBLIC_URL_SETTING, type Services } from './services.js';
 
 const DEMO_ID = 'demo';
@@ -26,14 +27,19 @@ export interface RunningServer {
  * The demo sandbox is created once, on the first start of a store (not again after a user deleted
  * it). Its persona passwords are generated then; `persona list demo` shows them later.
  */
-function seedDemoOnce(services: Services, log: (line: string) => void): void {
-  if (services.tenants.getSetting(DEMO_SEEDED_SETTING)) return;
-  if (!services.tenants.get(DEMO_ID)) {
+async function seedDemoOnce(services: Services, log: (line: string) => void): Promise<void> {
+  if (await services.tenants.getSetting(DEMO_SEEDED_SETTING)) return;
+  if (!(await services.tenants.get(DEMO_ID))) {
     const t = Date.now();
-    const created = createSandbox(services, DEMO_ID, { name: 'Demo sandbox', openRead: false, data: { kind: 'demo' } });
-    log(`created the demo sandbox with ${created.resources} resources in ${Date.now() - t} ms`);
+    try {
+      const created = await createSandbox(services, DEMO_ID, { name: 'Demo sandbox', openRead: false, data: { kind: 'demo' } });
+      log(`created the demo sandbox with ${created.resources} resources in ${Date.now() - t} ms`);
+    } catch (e) {
+      // Another node sharing the database created it first.
+      if (!(e instanceof TenantError && e.kind === 'exists')) throw e;
+    }
   }
-  services.tenants.setSetting(DEMO_SEEDED_SETTING, new Date().toISOString());
+  await services.tenants.setSetting(DEMO_SEEDED_SETTING, new Date().toISOString());
 }
 
 function hostForUrl(host: string): string {
@@ -61,26 +67,22 @@ export async function startServer(config: Config, log: (line: string) => void = 
   // The console link carries a fresh random credential on loopback; elsewhere one must be configured.
   if (!config.adminToken && isLoopbackHost(config.host)) config = { ...config, adminToken: crypto.randomBytes(24).toString('base64url') };
   const services = await createServices(config);
-  if (config.demo && config.role !== 'api') seedDemoOnce(services, log);
+  if (config.demo && config.role !== 'api') await seedDemoOnce(services, log);
   const app = await buildApp(config, services);
   await app.listen({ port: config.port, host: config.host });
   const url = `http://${hostForUrl(config.host)}:${config.port}`;
-  services.tenants.setSetting(PUBLIC_URL_SETTING, config.publicUrl);
+  await services.tenants.setSetting(PUBLIC_URL_SETTING, config.publicUrl);
   const purge = setInterval(() => {
-    try {
-      services.launches.purgeExpired();
-    } catch (e) {
-      app.log.error({ err: e }, 'purge of expired launches failed');
-    }
+    services.launches.purgeExpired().catch((e) => app.log.error({ err: e }, 'purge of expired launches failed'));
   }, PURGE_INTERVAL_MS);
   purge.unref();
 
-  log(`smart-sandbox listening on ${url} (role ${config.role}, data in ${config.dataDir})`);
+  log(`smart-sandbox listening on ${url} (role ${config.role}, data in ${config.databaseUrl ? 'PostgreSQL' : config.dataDir})`);
   if (config.role !== 'api') {
     if (config.adminToken) log(`console: ${config.publicUrl}/?token=${config.adminToken}`);
     else log('console: not served (bound to a non-loopback interface without SMART_SANDBOX_ADMIN_TOKEN)');
   }
-  const demo = services.tenants.get(DEMO_ID);
+  const demo = await services.tenants.get(DEMO_ID);
   if (demo) {
     const urls = sandboxUrls(config.publicUrl, demo.id);
     log(`demo sandbox FHIR base (iss): ${urls.iss}`);

@@ -4,22 +4,25 @@
  */
 import { createAuthService, type AuthService } from './auth/service.js';
 import type { Config } from './config/config.js';
+import type { ScenarioStore } from './console/scenarios.js';
 import { FhirService } from './fhir/service.js';
-import { type AuditLog, SqliteAuditLog } from './launch/audit.js';
+import type { AuditLog } from './launch/audit.js';
 import type { LaunchStore } from './launch/model.js';
 import { LaunchService } from './launch/service.js';
-import { SqliteLaunchStore } from './storage/sqlite/launch-store.js';
-import { openSqlite, type Sqlite } from './storage/sqlite/open.js';
-import { SqliteTenantStore } from './storage/sqlite/tenant-store.js';
+import type { StorageBackend } from './storage/backend.js';
+import { openPostgresBackend } from './storage/postgres/backend.js';
+import { openSqliteBackend } from './storage/sqlite/backend.js';
 import type { TenantStore } from './storage/types.js';
 
 export interface Services {
   /** The effective configuration (the public URL may come from the store, see createServices). */
   config: Config;
-  db: Sqlite;
+  /** Every store over the one database (SQLite `--data-dir` or PostgreSQL `--database-url`). */
+  backend: StorageBackend;
   tenants: TenantStore;
   launches: LaunchStore;
   audit: AuditLog;
+  scenarios: ScenarioStore;
   launch: LaunchService;
   fhir: FhirService;
   auth: AuthService;
@@ -31,37 +34,45 @@ export class StorageNotAvailable extends Error {}
 /** Where `serve` records its public URL, so that CLI commands print URLs of the running server. */
 export const PUBLIC_URL_SETTING = 'public_url';
 
+/** Opens the configured database (PostgreSQL when a database URL is set, else SQLite), migrated. */
+export async function openBackend(config: Config): Promise<StorageBackend> {
+  if (config.databaseUrl) {
+    try {
+      return await openPostgresBackend(config.databaseUrl);
+    } catch (e) {
+      throw new StorageNotAvailable(`cannot open the PostgreSQL database: ${(e as Error).message}`);
+    }
+  }
+  return openSqliteBackend(config.dataDir);
+}
+
 /**
  * @param opts.recordedPublicUrl use the public URL `serve` recorded in the store instead of the
  *   config's default (CLI commands that print URLs, when no --public-url/PUBLIC_URL was given).
  */
 export async function createServices(config: Config, opts: { recordedPublicUrl?: boolean } = {}): Promise<Services> {
-  if (config.databaseUrl) {
-    // Issue #7: the PostgreSQL backend is not built yet. Refuse rather than silently use SQLite.
-    throw new StorageNotAvailable('the PostgreSQL backend (--database-url) is not available yet; omit it to use SQLite');
-  }
-  const db = openSqlite(config.dataDir);
-  const tenants = new SqliteTenantStore(db);
-  const recorded = opts.recordedPublicUrl ? tenants.getSetting(PUBLIC_URL_SETTING) : undefined;
+  const backend = await openBackend(config);
+  const tenants = backend.tenants;
+  const recorded = opts.recordedPublicUrl ? await tenants.getSetting(PUBLIC_URL_SETTING) : undefined;
   if (recorded) config = { ...config, publicUrl: recorded };
-  const launches = new SqliteLaunchStore(db);
-  const fhir = new FhirService({ db, config });
-  const audit = new SqliteAuditLog(db);
-  const auth = await createAuthService({ config, db, tenants, launches, fhir, audit });
+  const launches = backend.launches;
+  const fhir = new FhirService({ store: backend.resources, config });
+  const audit = backend.audit;
+  const auth = await createAuthService({ config, backend, tenants, launches, fhir, audit });
   const launch = new LaunchService({ publicUrl: config.publicUrl, launches, clients: auth.clients, personas: auth.personas, fhir, audit });
   return {
     config,
-    db,
+    backend,
     tenants,
     launches,
     audit,
+    scenarios: backend.scenarios,
     launch,
     fhir,
     auth,
     async close() {
       await auth.close();
-      audit.close();
-      db.close();
+      await backend.close();
     },
   };
 }

@@ -102,7 +102,7 @@ export async function registerDiscoveryRoutes(app: FastifyInstance, deps: { conf
   app.get(url, async (request: FastifyRequest, reply: FastifyReply) => {
     reply.header('access-control-allow-origin', '*');
     const id = (request.params as { sandbox: string }).sandbox;
-    const sandbox = deps.tenants.get(id);
+    const sandbox = await deps.tenants.get(id);
     if (!sandbox) return sendOutcome(reply, notFound(`sandbox ${id} does not exist`));
     return reply.header('cache-control', 'no-cache').type('application/json; charset=utf-8').send(smartConfiguration(deps.config.publicUrl, sandbox.id));
   });

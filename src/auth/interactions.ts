@@ -35,13 +35,14 @@ function send(reply: FastifyReply, status: number, html: string): FastifyReply {
   return reply.code(status).headers(PAGE_HEADERS).send(html);
 }
 
-export function csrfToken(deps: AuthDeps, sandbox: Sandbox, uid: string): string {
-  return crypto.createHmac('sha256', cookieKeys(deps.keys, sandbox.key)[0]).update(`csrf|${uid}`).digest('base64url');
+/** HMAC of the interaction uid under the sandbox's cookie key (the provider was built with the stored keys). */
+export function csrfToken(sp: SandboxProvider, uid: string): string {
+  return crypto.createHmac('sha256', sp.keys.cookieKeys[0]).update(`csrf|${uid}`).digest('base64url');
 }
 
-function csrfValid(deps: AuthDeps, sandbox: Sandbox, uid: string, given: string | undefined): boolean {
+function csrfValid(sp: SandboxProvider, uid: string, given: string | undefined): boolean {
   if (!given) return false;
-  const a = Buffer.from(csrfToken(deps, sandbox, uid));
+  const a = Buffer.from(csrfToken(sp, uid));
   const b = Buffer.from(given);
   return a.length === b.length && crypto.timingSafeEqual(a, b);
 }
@@ -107,7 +108,7 @@ async function grantAndFinish(
   sso: boolean,
 ): Promise<FastifyReply> {
   const { provider, urls, sandbox } = f.sp;
-  if (sso && !f.deps.launches.consume(sandbox.key, String(f.params.launch))) return deny(f, 'the launch has already been used');
+  if (sso && !(await f.deps.launches.consume(sandbox.key, String(f.params.launch)))) return deny(f, 'the launch has already been used');
   const grant = new provider.Grant({ accountId: persona.username, clientId: f.client.clientId });
   const oidc = requested.filter(isOidcScope);
   if (oidc.length) grant.addOIDCScope(oidc.join(' '));
@@ -117,7 +118,7 @@ async function grantAndFinish(
   if (resource.length) grant.addResourceScope(urls.iss, resource.join(' '));
   const grantId = await grant.save();
   const lifetime = Math.max(f.client.refreshTokenTtl ?? 0, LIFETIMES.offlineRefreshToken) * 1000;
-  f.deps.contexts.set(
+  await f.deps.contexts.set(
     sandbox.key,
     grantId,
     buildContext({
@@ -159,7 +160,7 @@ async function consentFlow(f: Flow, persona: Persona, sso: boolean): Promise<Fas
     sandboxName: sandbox.name,
     clientName: f.client.name,
     action: `${f.sp.mountPath}/interaction/${f.uid}`,
-    csrf: csrfToken(f.deps, sandbox, f.uid),
+    csrf: csrfToken(f.sp, f.uid),
   };
 
   // SMART 2.2 §"launch/patient" and §"patient/ scopes": a single-patient grant needs a patient.
@@ -176,12 +177,12 @@ async function consentFlow(f: Flow, persona: Persona, sso: boolean): Promise<Fas
   if (!patient && wantsPatient) {
     if (sso) return deny(f, 'the launch names no patient and the app needs one');
     const picked = first(f.form.patient);
-    if (picked && ID.test(picked) && fhir.read(sandbox.key, 'Patient', picked)) patient = picked;
+    if (picked && ID.test(picked) && (await fhir.read(sandbox.key, 'Patient', picked))) patient = picked;
     else {
       const q = String((f.request.query as Record<string, unknown>)?.q ?? '').slice(0, 100);
       const search = new URLSearchParams({ _count: '50' });
       if (q) search.set('name', q);
-      const patients: Choice[] = fhir.search(sandbox.key, 'Patient', search).map((p) => ({
+      const patients: Choice[] = (await fhir.search(sandbox.key, 'Patient', search)).map((p) => ({
         id: String(p.id),
         label: humanName(p) ?? String(p.id),
         detail: [
@@ -201,13 +202,13 @@ async function consentFlow(f: Flow, persona: Persona, sso: boolean): Promise<Fas
   if (!encounter && wantsEncounter && patient && !sso) {
     const answered = isPost && (step === 'encounter' || step === 'consent') && f.form.encounter !== undefined;
     const picked = first(f.form.encounter) ?? '';
-    const belongs = (id: string) => {
-      const e = ID.test(id) ? fhir.read(sandbox.key, 'Encounter', id) : undefined;
+    const belongs = async (id: string) => {
+      const e = ID.test(id) ? await fhir.read(sandbox.key, 'Encounter', id) : undefined;
       return (e as { subject?: { reference?: string } } | undefined)?.subject?.reference === `Patient/${patient}`;
     };
-    if (answered && (picked === '' || belongs(picked))) encounter = picked || undefined;
+    if (answered && (picked === '' || (await belongs(picked)))) encounter = picked || undefined;
     else {
-      const encounters: Choice[] = fhir.search(sandbox.key, 'Encounter', new URLSearchParams({ patient, _count: '50' })).map((e) => {
+      const encounters: Choice[] = (await fhir.search(sandbox.key, 'Encounter', new URLSearchParams({ patient, _count: '50' }))).map((e) => {
         const enc = e as { id?: string; type?: { text?: string }[]; class?: { display?: string; code?: string }; period?: { start?: string }; status?: string };
         return {
           id: String(enc.id),
@@ -215,7 +216,7 @@ async function consentFlow(f: Flow, persona: Persona, sso: boolean): Promise<Fas
           detail: [enc.period?.start, enc.status].filter(Boolean).join(' · '),
         };
       });
-      const patientLabel = humanName(fhir.read(sandbox.key, 'Patient', patient)) ?? patient;
+      const patientLabel = humanName(await fhir.read(sandbox.key, 'Patient', patient)) ?? patient;
       const error = answered ? 'That encounter does not belong to this patient.' : undefined;
       return send(f.reply, 200, encounterPickerPage({ ...base, patient, patientLabel, encounters, error }));
     }
@@ -235,7 +236,7 @@ async function consentFlow(f: Flow, persona: Persona, sso: boolean): Promise<Fas
       userLabel: `${persona.name} (${persona.username})`,
       scopes: requested.map((s) => ({ scope: s, text: describeScope(s) })),
       patient: typeof launchParams.patient === 'string' || personaType === 'Patient' ? undefined : patient,
-      patientLabel: patient ? (humanName(fhir.read(sandbox.key, 'Patient', patient)) ?? patient) : undefined,
+      patientLabel: patient ? (humanName(await fhir.read(sandbox.key, 'Patient', patient)) ?? patient) : undefined,
       encounter: typeof launchParams.encounter === 'string' ? undefined : encounter,
     }),
   );
@@ -259,26 +260,26 @@ export async function handleInteraction(sp: SandboxProvider, deps: AuthDeps, req
   }
   if (details.uid !== uid) return expired();
   const form = (request.method === 'POST' && request.body && typeof request.body === 'object' ? request.body : {}) as Form;
-  if (request.method === 'POST' && !csrfValid(deps, sandbox, uid, first(form.csrf)))
+  if (request.method === 'POST' && !csrfValid(sp, uid, first(form.csrf)))
     return send(reply, 403, renderErrorPage(sandbox.name, 'invalid_request', 'The form was not sent from this page (CSRF check failed). Reload the page and try again.'));
 
   const params = details.params as Record<string, unknown>;
-  const client = deps.clients.getClient(sandbox.key, String(params.client_id));
+  const client = await deps.clients.getClient(sandbox.key, String(params.client_id));
   const f: Flow = { sp, deps, request, reply, uid, params, client: client as SandboxClient, form, details };
   if (!client) return deny(f, 'the app is no longer registered');
   if (typeof params.launch === 'string') {
-    f.launch = deps.launches.find(sandbox.key, params.launch);
+    f.launch = await deps.launches.find(sandbox.key, params.launch);
     if (!f.launch) return deny(f, 'the launch has expired');
   }
   const ssoUser = f.launch?.username;
 
   if (details.prompt.name === 'login') {
     if (ssoUser) {
-      const persona = deps.personas.getPersona(sandbox.key, ssoUser);
+      const persona = await deps.personas.getPersona(sandbox.key, ssoUser);
       if (!persona) return deny(f, `the launch persona ${ssoUser} no longer exists`);
       return consentFlow(f, persona, true);
     }
-    const base = { sandboxName: sandbox.name, clientName: client.name, action: `${sp.mountPath}/interaction/${uid}`, csrf: csrfToken(deps, sandbox, uid) };
+    const base = { sandboxName: sandbox.name, clientName: client.name, action: `${sp.mountPath}/interaction/${uid}`, csrf: csrfToken(sp, uid) };
     if (request.method === 'POST' && first(form.step) === 'login') {
       const username = first(form.username) ?? '';
       const persona = await deps.personas.checkPassword(sandbox.key, username, first(form.password) ?? '');
@@ -290,7 +291,7 @@ export async function handleInteraction(sp: SandboxProvider, deps: AuthDeps, req
 
   if (details.prompt.name === 'consent') {
     const accountId = details.session?.accountId;
-    const persona = accountId ? deps.personas.getPersona(sandbox.key, accountId) : undefined;
+    const persona = accountId ? await deps.personas.getPersona(sandbox.key, accountId) : undefined;
     if (!persona) return deny(f, 'the signed-in persona no longer exists');
     return consentFlow(f, persona, ssoUser !== undefined && ssoUser === accountId);
   }

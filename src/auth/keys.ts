@@ -4,7 +4,7 @@
  * the cookie-signing keys, and the initial access token of dynamic registration.
  */
 import crypto from 'node:crypto';
-import type { SqliteAuthKeyStore } from '../storage/sqlite/auth-key-store.js';
+import type { AuthKeyStore } from '../storage/auth-stores.js';
 import { randomSecret } from './secrets.js';
 
 export type PrivateJwk = crypto.JsonWebKey & { kid: string; alg: string; use: string };
@@ -21,30 +21,31 @@ function newRsaKey(): PrivateJwk {
 }
 
 /** The signing JWKS (private), newest key first: oidc-provider signs with the first matching key. */
-export function signingJwks(store: SqliteAuthKeyStore, sandboxKey: number): { keys: PrivateJwk[] } {
-  return JSON.parse(store.getOrCreate(sandboxKey, 'jwks', () => JSON.stringify({ keys: [newRsaKey()] })));
+export async function signingJwks(store: AuthKeyStore, sandboxKey: number): Promise<{ keys: PrivateJwk[] }> {
+  return JSON.parse(await store.getOrCreate(sandboxKey, 'jwks', () => JSON.stringify({ keys: [newRsaKey()] })));
 }
 
 /**
  * `keys rotate` (architecture §4): a new signing key becomes the first (signing) key; the previous
  * one stays published so that id_tokens it signed still verify; older ones are dropped. Providers
- * already built keep their keys until they are rebuilt (AuthService.rotateKeys drops the cache).
+ * already built keep their keys until they are rebuilt (AuthService.rotateKeys drops the cache; other
+ * nodes notice the new key through the key fingerprint check in AuthService.providerFor).
  */
-export function rotateSigningKeys(store: SqliteAuthKeyStore, sandboxKey: number): { keys: PrivateJwk[] } {
-  const current = signingJwks(store, sandboxKey);
+export async function rotateSigningKeys(store: AuthKeyStore, sandboxKey: number): Promise<{ keys: PrivateJwk[] }> {
+  const current = await signingJwks(store, sandboxKey);
   const next = { keys: [newRsaKey(), ...current.keys.slice(0, 1)] };
-  store.set(sandboxKey, 'jwks', JSON.stringify(next));
-  const cookies = cookieKeys(store, sandboxKey);
-  store.set(sandboxKey, 'cookie-keys', JSON.stringify([randomSecret(), ...cookies.slice(0, 1)]));
+  await store.set(sandboxKey, 'jwks', JSON.stringify(next));
+  const cookies = await cookieKeys(store, sandboxKey);
+  await store.set(sandboxKey, 'cookie-keys', JSON.stringify([randomSecret(), ...cookies.slice(0, 1)]));
   return next;
 }
 
 /** Keys signing the session and interaction cookies (first signs, all verify). */
-export function cookieKeys(store: SqliteAuthKeyStore, sandboxKey: number): string[] {
-  return JSON.parse(store.getOrCreate(sandboxKey, 'cookie-keys', () => JSON.stringify([randomSecret()])));
+export async function cookieKeys(store: AuthKeyStore, sandboxKey: number): Promise<string[]> {
+  return JSON.parse(await store.getOrCreate(sandboxKey, 'cookie-keys', () => JSON.stringify([randomSecret()])));
 }
 
 /** The bearer token the sandbox admin gives to apps that may register themselves (RFC 7591 §3). */
-export function registrationToken(store: SqliteAuthKeyStore, sandboxKey: number): string {
+export function registrationToken(store: AuthKeyStore, sandboxKey: number): Promise<string> {
   return store.getOrCreate(sandboxKey, 'registration-token', () => randomSecret());
 }

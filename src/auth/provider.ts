@@ -11,28 +11,25 @@ import { type SandboxUrls, sandboxUrls } from '../config/urls.js';
 import type { FhirDirectory } from '../fhir/directory.js';
 import type { AuditLog } from '../launch/audit.js';
 import { hashLaunchId, LAUNCH_ID, type LaunchStore, type StoredLaunch } from '../launch/model.js';
-import type { SqliteAuthKeyStore } from '../storage/sqlite/auth-key-store.js';
-import type { SqliteClientStore } from '../storage/sqlite/client-store.js';
-import { type OidcPayloadTable, sqliteOidcAdapter } from '../storage/sqlite/oidc-adapter.js';
-import type { SqlitePersonaStore } from '../storage/sqlite/persona-store.js';
-import type { SqliteSmartContextStore } from '../storage/sqlite/smart-context-store.js';
+import type { AuthKeyStore, OidcPayloadStore, SmartContextStore } from '../storage/auth-stores.js';
+import { oidcAdapter } from './adapter.js';
 import type { Sandbox } from '../storage/types.js';
 import { GRANTED_SCOPE_KEY, LAUNCH_HASH_KEY, tokenResponseContext } from './context.js';
 import { PAGE_HEADERS, renderErrorPage } from './pages.js';
-import { cookieKeys, registrationToken, signingJwks } from './keys.js';
+import type { PrivateJwk } from './keys.js';
 import { guardedFetch } from './outbound.js';
 import { OIDC_SCOPES, allowedScopes, isOidcScope, parseScope, scopeAllowed, splitScopes } from './scopes.js';
-import { AuthInputError, type SandboxClient } from './types.js';
+import { AuthInputError, type ClientStore, type PersonaStore, type SandboxClient } from './types.js';
 import { verifySecret } from './secrets.js';
 import { registeredClientOptions } from './registration.js';
 
 export interface AuthDeps {
   config: Config;
-  table: OidcPayloadTable;
-  clients: SqliteClientStore;
-  personas: SqlitePersonaStore;
-  contexts: SqliteSmartContextStore;
-  keys: SqliteAuthKeyStore;
+  table: OidcPayloadStore;
+  clients: ClientStore;
+  personas: PersonaStore;
+  contexts: SmartContextStore;
+  keys: AuthKeyStore;
   launches: LaunchStore;
   fhir: FhirDirectory;
   /** The launch audit trail (architecture §5): each use of a launch at /authorize and /token. */
@@ -75,22 +72,36 @@ export interface SandboxProvider {
   provider: Provider;
   /** Path prefix of the issuer, e.g. `/demo/auth`. */
   mountPath: string;
+  /** The keys this provider was built with (interaction CSRF tokens use the cookie keys). */
+  keys: ProviderKeys;
+}
+
+/** Per-sandbox keys, loaded from the store before a provider is built (they are shared by every node). */
+export interface ProviderKeys {
+  jwks: { keys: PrivateJwk[] };
+  cookieKeys: string[];
+  registrationToken: string;
 }
 
 /** The launch named by the request, looked up once per request. */
 const launchCache = new WeakMap<object, StoredLaunch | null>();
 
-export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps): SandboxProvider {
+export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps, keys: ProviderKeys): SandboxProvider {
   const urls = sandboxUrls(deps.config.publicUrl, sandbox.id);
   const mountPath = new URL(urls.issuer).pathname;
   const https = deps.config.publicUrl.startsWith('https:');
   const key = sandbox.key;
-  const sandboxClient = (clientId: string | undefined) => (clientId ? deps.clients.getClient(key, clientId) : undefined);
+  const sandboxClient = async (clientId: string | undefined) => (clientId ? deps.clients.getClient(key, clientId) : undefined);
+  // oidc-provider's synchronous hooks (pkce.required, ttl, clientBasedCORS) receive a client it has just
+  // loaded through the adapter's `find` in the same request: they read the SandboxClient that `find`
+  // loaded, never the database (ADR 0004). A client removed since is gone from here as well.
+  const loadedClients = new Map<string, SandboxClient>();
+  const loadedClient = (clientId: string | undefined) => (clientId ? loadedClients.get(clientId) : undefined);
 
-  const launchOf = (ctx: KoaContextWithOIDC): StoredLaunch | undefined => {
+  const launchOf = async (ctx: KoaContextWithOIDC): Promise<StoredLaunch | undefined> => {
     const id = ctx.oidc.params?.launch;
     if (typeof id !== 'string' || !LAUNCH_ID.test(id)) return undefined;
-    if (!launchCache.has(ctx)) launchCache.set(ctx, deps.launches.find(key, id) ?? null);
+    if (!launchCache.has(ctx)) launchCache.set(ctx, (await deps.launches.find(key, id)) ?? null);
     return launchCache.get(ctx) ?? undefined;
   };
 
@@ -100,7 +111,7 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps): Sandbox
   // Any other session (or an SSO session reused by another flow) must not stand in for a login.
   policy.get('login')?.checks.add(
     new Check('smart_launch_persona', 'the launch names the persona to act as', async (ctx) => {
-      const launch = launchOf(ctx);
+      const launch = await launchOf(ctx);
       const session = ctx.oidc.session;
       if (launch?.username) return session?.accountId === launch.username ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
       if (session?.amr?.includes('smart_launch')) return Check.REQUEST_PROMPT;
@@ -125,27 +136,33 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps): Sandbox
   };
 
   const configuration: Configuration = {
-    adapter: sqliteOidcAdapter(deps.table, key, {
-      find: (clientId) => {
-        const c = sandboxClient(clientId);
-        return c && clientMetadata(c, deps.clients.secretHash(key, clientId));
+    adapter: oidcAdapter(deps.table, key, {
+      find: async (clientId) => {
+        const c = await sandboxClient(clientId);
+        if (!c) {
+          loadedClients.delete(clientId);
+          return undefined;
+        }
+        loadedClients.set(clientId, c);
+        return clientMetadata(c, await deps.clients.secretHash(key, clientId));
       },
       // RFC 7591 registration (needs the sandbox's initial access token); never restricted scopes.
-      register: (metadata) => {
+      register: async (metadata) => {
         try {
-          deps.clients.add(key, registeredClientOptions(metadata), true);
+          await deps.clients.add(key, registeredClientOptions(metadata), true);
         } catch (e) {
           if (e instanceof AuthInputError) throw new errors.InvalidClientMetadata(e.message);
           throw e;
         }
       },
-      remove: (clientId) => {
-        deps.clients.remove(key, clientId);
+      remove: async (clientId) => {
+        loadedClients.delete(clientId);
+        await deps.clients.remove(key, clientId);
       },
     }),
-    jwks: signingJwks(deps.keys, key) as Configuration['jwks'],
+    jwks: keys.jwks as Configuration['jwks'],
     cookies: {
-      keys: cookieKeys(deps.keys, key),
+      keys: keys.cookieKeys,
       names: { session: '_ss_session', interaction: '_ss_interaction', resume: '_ss_resume' },
       // Cookies scoped to this sandbox's issuer path (architecture §6); SameSite=None needs Secure.
       long: { httpOnly: true, path: mountPath, ...(https ? { secure: true, sameSite: 'none' } : { sameSite: 'lax' }) },
@@ -174,7 +191,7 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps): Sandbox
     conformIdTokenClaims: false,
     clockTolerance: 30,
     async findAccount(_ctx, sub) {
-      const persona = deps.personas.getPersona(key, sub);
+      const persona = await deps.personas.getPersona(key, sub);
       if (!persona) return undefined;
       return {
         accountId: sub,
@@ -188,11 +205,11 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps): Sandbox
         if (value !== urls.iss) throw new errors.InvalidRequest(`aud must be this sandbox's FHIR base URL ${urls.iss}`);
       },
       async launch(ctx: KoaContextWithOIDC, value: string | undefined, client: { clientId: string } | undefined) {
-        const sc = sandboxClient(client?.clientId);
+        const sc = await sandboxClient(client?.clientId);
         if (!sc) throw new errors.InvalidClient('client not found');
         let requested = splitScopes(ctx.oidc.params?.scope as string | undefined);
         if (value !== undefined) {
-          const launch = launchOf(ctx);
+          const launch = await launchOf(ctx);
           const refuse = (why: string) => {
             deps.audit?.record({ sandboxKey: key, action: 'authorize', outcome: 'failure', clientId: sc.clientId, launchHash: hashLaunchId(value), patient: launch?.parameters.patient as string | undefined, detail: why });
             return new errors.InvalidRequest(why);
@@ -230,7 +247,7 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps): Sandbox
         allowedPolicy: async (_ctx, caller, token) => caller.clientAuthMethod !== 'none' || token.clientId === caller.clientId,
       },
       revocation: { enabled: true, allowedPolicy: async (_ctx, caller, token) => token.clientId === caller.clientId },
-      registration: { enabled: true, initialAccessToken: registrationToken(deps.keys, key) },
+      registration: { enabled: true, initialAccessToken: keys.registrationToken },
       resourceIndicators: {
         enabled: true,
         // The FHIR base is the only resource; `aud` is checked in extraParams.aud.
@@ -238,7 +255,7 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps): Sandbox
         useGrantedResource: async () => true,
         getResourceServerInfo: async (ctx, indicator, client) => {
           if (indicator !== urls.iss) throw new errors.InvalidTarget(`the only resource of this server is ${urls.iss}`);
-          const sc = sandboxClient(client.clientId);
+          const sc = await sandboxClient(client.clientId);
           if (!sc) throw new errors.InvalidClient('client not found');
           const backend = ctx.oidc.route === 'token' && ctx.oidc.params?.grant_type === 'client_credentials';
           const grant = ctx.oidc.entities.Grant;
@@ -262,7 +279,7 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps): Sandbox
     },
     pkce: {
       // SMART 2.2: PKCE S256 for every app; `if-sent` per client for legacy apps.
-      required: (_ctx, client) => sandboxClient(client.clientId)?.pkce !== 'if-sent',
+      required: (_ctx, client) => loadedClient(client.clientId)?.pkce !== 'if-sent',
     },
     async issueRefreshToken(_ctx, client, code) {
       return client.grantTypeAllowed('refresh_token') && (code.scopes.has('offline_access') || code.scopes.has('online_access'));
@@ -275,7 +292,7 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps): Sandbox
     async extraTokenClaims(ctx, token) {
       if (token.kind !== 'AccessToken') return undefined;
       const grantId = (token as unknown as { grantId?: string }).grantId;
-      const context = grantId ? deps.contexts.get(key, grantId) : undefined;
+      const context = grantId ? await deps.contexts.get(key, grantId) : undefined;
       const resourceScopes = splitScopes((token as unknown as { scope?: string }).scope);
       const full = [...new Set([...resourceScopes, ...grantedOidcScopes(ctx)])].join(' ');
       return { ...(context ?? {}), [GRANTED_SCOPE_KEY]: full };
@@ -289,20 +306,21 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps): Sandbox
       url: (_ctx, interaction) => `${mountPath}/interaction/${interaction.uid}`,
     },
     ttl: {
-      AccessToken: (_ctx, _token, client) => sandboxClient(client?.clientId)?.accessTokenTtl ?? LIFETIMES.accessToken,
+      AccessToken: (_ctx, _token, client) => loadedClient(client?.clientId)?.accessTokenTtl ?? LIFETIMES.accessToken,
       ClientCredentials: LIFETIMES.backendAccessToken,
       AuthorizationCode: LIFETIMES.authorizationCode,
       IdToken: LIFETIMES.idToken,
       Interaction: LIFETIMES.interaction,
       Session: LIFETIMES.session,
       RefreshToken: (_ctx, token, client) => {
-        const own = sandboxClient(client?.clientId)?.refreshTokenTtl;
+        const own = loadedClient(client?.clientId)?.refreshTokenTtl;
         if (own) return own;
         return token.scopes.has('offline_access') ? LIFETIMES.offlineRefreshToken : LIFETIMES.onlineRefreshToken;
       },
-      // Grants are also saved by our consent page, outside a provider request (no ctx there).
+      // Grants are also saved by our consent page, outside a provider request (no ctx there): the
+      // interaction loaded the client through the adapter first.
       Grant: (_ctx, grant) => {
-        const own = sandboxClient(grant.clientId)?.refreshTokenTtl;
+        const own = loadedClient(grant.clientId)?.refreshTokenTtl;
         return Math.max(own ?? 0, LIFETIMES.offlineRefreshToken);
       },
     },
@@ -316,7 +334,7 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps): Sandbox
         throw new errors.InvalidClientAuth('the jku header must equal the registered JWKS URL');
     },
     clientBasedCORS(_ctx, origin, client) {
-      const sc = sandboxClient(client.clientId);
+      const sc = loadedClient(client.clientId);
       if (!sc) return false;
       return [...sc.redirectUris, ...(sc.launchUri ? [sc.launchUri] : [])].some((u) => {
         try {
@@ -369,5 +387,5 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps): Sandbox
     }
   });
 
-  return { sandbox, urls, provider, mountPath };
+  return { sandbox, urls, provider, mountPath, keys };
 }

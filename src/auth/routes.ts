@@ -17,7 +17,7 @@ import { SMART_STYLE } from './discovery.js';
 export interface AuthRouteDeps {
   deps: AuthDeps;
   tenants: TenantStore;
-  providerFor(sandbox: Sandbox): SandboxProvider & { handler: (req: IncomingMessage, res: ServerResponse) => Promise<void> };
+  providerFor(sandbox: Sandbox): Promise<SandboxProvider & { handler: (req: IncomingMessage, res: ServerResponse) => Promise<void> }>;
 }
 
 /**
@@ -48,17 +48,17 @@ async function readAuthorizeForm(raw: IncomingMessage): Promise<string | undefin
 }
 
 export async function registerAuthRoutes(app: FastifyInstance, r: AuthRouteDeps): Promise<void> {
-  const sandboxOf = (request: FastifyRequest, reply: FastifyReply): Sandbox | undefined => {
+  const sandboxOf = async (request: FastifyRequest, reply: FastifyReply): Promise<Sandbox | undefined> => {
     const id = (request.params as { sandbox: string }).sandbox;
-    const sandbox = r.tenants.get(id);
+    const sandbox = await r.tenants.get(id);
     if (!sandbox) sendOutcome(reply, notFound(`sandbox ${id} does not exist`));
     return sandbox;
   };
 
   const dispatch = async (request: FastifyRequest, reply: FastifyReply) => {
-    const sandbox = sandboxOf(request, reply);
+    const sandbox = await sandboxOf(request, reply);
     if (!sandbox) return reply;
-    const sp = r.providerFor(sandbox);
+    const sp = await r.providerFor(sandbox);
     const raw = request.raw as IncomingMessage & { baseUrl?: string };
     const url = raw.url ?? '/';
     if (!url.startsWith(sp.mountPath)) return sendOutcome(reply, notFound('no such authorization server endpoint'));
@@ -83,11 +83,11 @@ export async function registerAuthRoutes(app: FastifyInstance, r: AuthRouteDeps)
   }
 
   const interaction = async (request: FastifyRequest, reply: FastifyReply) => {
-    const sandbox = sandboxOf(request, reply);
+    const sandbox = await sandboxOf(request, reply);
     if (!sandbox) return reply;
     applyPublicUrl(request.raw, r.deps.config.publicUrl);
     try {
-      return await handleInteraction(r.providerFor(sandbox), r.deps, request, reply);
+      return await handleInteraction(await r.providerFor(sandbox), r.deps, request, reply);
     } catch (e) {
       // oidc-provider errors (expired interaction, session mismatch…) are the user's to read, in words.
       const oidc = e as { error?: string; error_description?: string; statusCode?: number };

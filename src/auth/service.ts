@@ -11,19 +11,14 @@ import type { TokenVerifier } from '../fhir/access/types.js';
 import type { FhirDirectory } from '../fhir/directory.js';
 import type { AuditLog } from '../launch/audit.js';
 import type { LaunchStore } from '../launch/model.js';
-import { SqliteAuthKeyStore } from '../storage/sqlite/auth-key-store.js';
-import { SqliteClientStore } from '../storage/sqlite/client-store.js';
-import { OidcPayloadTable } from '../storage/sqlite/oidc-adapter.js';
-import type { Sqlite } from '../storage/sqlite/open.js';
-import { SqlitePersonaStore } from '../storage/sqlite/persona-store.js';
-import { SqliteSmartContextStore } from '../storage/sqlite/smart-context-store.js';
+import type { StorageBackend } from '../storage/backend.js';
 import type { Sandbox, TenantStore } from '../storage/types.js';
 import { registerDiscoveryRoutes } from './discovery.js';
-import { registrationToken, rotateSigningKeys } from './keys.js';
-import { type AuthDeps, type SandboxProvider, createSandboxProvider } from './provider.js';
+import { cookieKeys, registrationToken, rotateSigningKeys, signingJwks } from './keys.js';
+import { type AuthDeps, createSandboxProvider, type ProviderKeys, type SandboxProvider } from './provider.js';
 import { registerAuthRoutes } from './routes.js';
 import type { ClientStore, PersonaStore } from './types.js';
-import { SqliteTokenVerifier } from './verifier.js';
+import { StoreTokenVerifier } from './verifier.js';
 
 export interface AuthService {
   verifier: TokenVerifier;
@@ -35,13 +30,13 @@ export interface AuthService {
   /** Routes served by `--role api|all` under the FHIR base: `GET /{sandbox}/data/.well-known/smart-configuration` (CORS *). */
   registerDiscoveryRoutes(app: FastifyInstance): Promise<void>;
   /** Idempotent demo setup: the `bilirubin_chart` app and two personas with generated passwords. */
-  seedDemo(sandbox: Sandbox, personas: { practitioner: string; patient: string }): { username: string; password: string; resource: string }[];
+  seedDemo(sandbox: Sandbox, personas: { practitioner: string; patient: string }): Promise<{ username: string; password: string; resource: string }[]>;
   /** Revokes everything of a tenant key (sandbox delete/reset): payloads, clients, personas. */
-  purgeSandbox(sandboxKey: number): void;
+  purgeSandbox(sandboxKey: number): Promise<void>;
   /** `keys rotate <sandbox>`: new signing and cookie keys; the previous signing key stays published. */
-  rotateKeys(sandbox: Sandbox): void;
+  rotateKeys(sandbox: Sandbox): Promise<void>;
   /** The initial access token apps must present to `{issuer}/register` (RFC 7591 §3). */
-  registrationToken(sandbox: Sandbox): string;
+  registrationToken(sandbox: Sandbox): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -53,38 +48,51 @@ type CachedProvider = SandboxProvider & { handler: (req: IncomingMessage, res: S
 
 export async function createAuthService(opts: {
   config: Config;
-  db: Sqlite;
+  backend: StorageBackend;
   tenants: TenantStore;
   launches: LaunchStore;
   fhir: FhirDirectory;
   /** Launch audit trail: uses of launches at /authorize and /token are recorded here. */
   audit?: AuditLog;
 }): Promise<AuthService> {
-  const { config, db, tenants, launches, fhir, audit } = opts;
-  const table = new OidcPayloadTable(db);
-  const clients = new SqliteClientStore(db);
-  const personas = new SqlitePersonaStore(db, fhir);
-  const contexts = new SqliteSmartContextStore(db);
-  const keys = new SqliteAuthKeyStore(db);
+  const { config, backend, tenants, launches, fhir, audit } = opts;
+  const table = backend.oidc;
+  const clients = backend.clients;
+  const personas = backend.personas(fhir);
+  const contexts = backend.contexts;
+  const keys = backend.keys;
   const deps: AuthDeps = { config, table, clients, personas, contexts, keys, launches, fhir, audit };
-  const verifier = new SqliteTokenVerifier(db, config.publicUrl);
+  // No token cache: every FHIR request looks its token up, so a revocation on any node is seen at once.
+  const verifier = new StoreTokenVerifier(table, config.publicUrl);
+
+  const loadKeys = async (sandboxKey: number): Promise<ProviderKeys> => ({
+    jwks: await signingJwks(keys, sandboxKey),
+    cookieKeys: await cookieKeys(keys, sandboxKey),
+    registrationToken: await registrationToken(keys, sandboxKey),
+  });
+  const fingerprint = (k: ProviderKeys) => JSON.stringify([k.jwks.keys.map((x) => x.kid), k.cookieKeys, k.registrationToken]);
 
   // One provider per sandbox generation (key): a re-created sandbox gets a new one and shares nothing.
-  const providers = new Map<number, CachedProvider>();
-  const providerFor = (sandbox: Sandbox): CachedProvider => {
+  // Keys live in the database (shared by every node); a provider is rebuilt when they change, so a
+  // rotation by another node or the CLI takes effect here too.
+  const providers = new Map<number, CachedProvider & { fingerprint: string }>();
+  const providerFor = async (sandbox: Sandbox): Promise<CachedProvider> => {
+    const loaded = await loadKeys(sandbox.key);
+    const fp = fingerprint(loaded);
     let sp = providers.get(sandbox.key);
-    if (!sp) {
+    if (!sp || sp.fingerprint !== fp) {
       for (const [k, other] of providers) if (other.sandbox.id === sandbox.id) providers.delete(k);
-      const created = createSandboxProvider(sandbox, deps);
-      sp = { ...created, handler: created.provider.callback() as CachedProvider['handler'] };
+      const created = createSandboxProvider(sandbox, deps, loaded);
+      sp = { ...created, handler: created.provider.callback() as CachedProvider['handler'], fingerprint: fp };
       providers.set(sandbox.key, sp);
     }
     return sp;
   };
 
   const purge = () => {
-    table.purgeExpired();
-    contexts.purgeExpired();
+    // Housekeeping only (expired rows are never served): a database outage must not crash the process.
+    table.purgeExpired().catch(() => undefined);
+    contexts.purgeExpired().catch(() => undefined);
   };
   const timer = setInterval(purge, 10 * 60 * 1000);
   timer.unref();
@@ -96,13 +104,13 @@ export async function createAuthService(opts: {
     registerAuthRoutes: (app) => registerAuthRoutes(app, { deps, tenants, providerFor }),
     registerDiscoveryRoutes: (app) => registerDiscoveryRoutes(app, { config, tenants }),
 
-    seedDemo(sandbox, who) {
+    async seedDemo(sandbox, who) {
       const urls = bilirubinAppUrls(config.publicUrl);
-      const existing = clients.getClient(sandbox.key, BILIRUBIN_CLIENT_ID);
+      const existing = await clients.getClient(sandbox.key, BILIRUBIN_CLIENT_ID);
       if (existing && (existing.launchUri !== urls.launch || !existing.redirectUris.includes(urls.redirect)))
-        clients.updateUrls(sandbox.key, BILIRUBIN_CLIENT_ID, { launchUri: urls.launch, redirectUris: [urls.redirect] });
+        await clients.updateUrls(sandbox.key, BILIRUBIN_CLIENT_ID, { launchUri: urls.launch, redirectUris: [urls.redirect] });
       if (!existing)
-        clients.add(sandbox.key, {
+        await clients.add(sandbox.key, {
           clientId: BILIRUBIN_CLIENT_ID,
           name: 'Bilirubin Chart',
           public: true,
@@ -119,32 +127,31 @@ export async function createAuthService(opts: {
         ['practitioner', ref('Practitioner', who.practitioner)],
         ['patient', ref('Patient', who.patient)],
       ] as const) {
-        const found = personas.getPersona(sandbox.key, username);
+        const found = await personas.getPersona(sandbox.key, username);
         if (!found) {
-          const { generatedPassword } = personas.add(sandbox.key, { username, resource }, { demo: true });
+          const { generatedPassword } = await personas.add(sandbox.key, { username, resource }, { demo: true });
           out.push({ username, password: generatedPassword as string, resource });
         } else {
-          const shown = personas.demoPassword(sandbox.key, username);
+          const shown = await personas.demoPassword(sandbox.key, username);
           if (shown) out.push({ username, password: shown, resource: found.resource });
         }
       }
       return out;
     },
 
-    purgeSandbox(sandboxKey) {
-      const run = db.transaction(() => {
-        table.purgeSandbox(sandboxKey);
-        contexts.purgeSandbox(sandboxKey);
-        clients.purgeSandbox(sandboxKey);
-        personas.purgeSandbox(sandboxKey);
-        keys.purgeSandbox(sandboxKey);
-      });
-      run.immediate();
+    async purgeSandbox(sandboxKey) {
+      // The tenant key is already dead (sandbox deleted): nothing of it is served any more, so the
+      // purge need not be one transaction; each step is idempotent.
+      await table.purgeSandbox(sandboxKey);
+      await contexts.purgeSandbox(sandboxKey);
+      await clients.purgeSandbox(sandboxKey);
+      await personas.purgeSandbox(sandboxKey);
+      await keys.purgeSandbox(sandboxKey);
       providers.delete(sandboxKey);
     },
 
-    rotateKeys(sandbox) {
-      rotateSigningKeys(keys, sandbox.key);
+    async rotateKeys(sandbox) {
+      await rotateSigningKeys(keys, sandbox.key);
       providers.delete(sandbox.key);
     },
 

@@ -44,11 +44,11 @@ export interface Persona {
 }
 
 export interface ClientLookup {
-  getClient(sandboxKey: number, clientId: string): SandboxClient | undefined;
+  getClient(sandboxKey: number, clientId: string): Promise<SandboxClient | undefined>;
 }
 
 export interface PersonaLookup {
-  getPersona(sandboxKey: number, username: string): Persona | undefined;
+  getPersona(sandboxKey: number, username: string): Promise<Persona | undefined>;
 }
 
 /** Options of `client add` (architecture §4), as an object. */
@@ -83,12 +83,23 @@ export interface ClientAddResult {
 }
 
 export interface ClientStore extends ClientLookup {
-  add(sandboxKey: number, opts: ClientAddOptions): ClientAddResult;
-  list(sandboxKey: number): SandboxClient[];
+  /** `registered`: created by RFC 7591 dynamic registration. */
+  add(sandboxKey: number, opts: ClientAddOptions, registered?: boolean): Promise<ClientAddResult>;
+  list(sandboxKey: number): Promise<SandboxClient[]>;
   /** Removes the client and revokes every grant, code and token issued to it. False when unknown. */
-  remove(sandboxKey: number, clientId: string): boolean;
+  remove(sandboxKey: number, clientId: string): Promise<boolean>;
+  /**
+   * Atomically replaces a client's registration (console edit): its grants and tokens are revoked;
+   * when `opts` is refused the old registration stays.
+   */
+  replace(sandboxKey: number, opts: ClientAddOptions): Promise<ClientAddResult>;
   /** The app whose launch URI is exactly `uri` (CDS Hooks sandbox names apps by launch URL). */
-  findByLaunchUri(sandboxKey: number, uri: string): SandboxClient | undefined;
+  findByLaunchUri(sandboxKey: number, uri: string): Promise<SandboxClient | undefined>;
+  /** The stored secret hash (for the token endpoint's secret check); never leaves the auth module. */
+  secretHash(sandboxKey: number, clientId: string): Promise<string | undefined>;
+  /** Re-points an app at new URLs (the demo app follows PUBLIC_URL, architecture §3). */
+  updateUrls(sandboxKey: number, clientId: string, u: { launchUri?: string; redirectUris: string[] }): Promise<void>;
+  purgeSandbox(sandboxKey: number): Promise<void>;
 }
 
 export interface PersonaAddOptions {
@@ -106,10 +117,13 @@ export interface PersonaListing extends Persona {
 }
 
 export interface PersonaStore extends PersonaLookup {
-  add(sandboxKey: number, opts: PersonaAddOptions): { persona: Persona; generatedPassword?: string };
-  list(sandboxKey: number): PersonaListing[];
+  add(sandboxKey: number, opts: PersonaAddOptions, flags?: { demo?: boolean }): Promise<{ persona: Persona; generatedPassword?: string }>;
+  list(sandboxKey: number): Promise<PersonaListing[]>;
   /** Removes the persona and revokes its sessions, grants and tokens. False when unknown. */
-  remove(sandboxKey: number, username: string): boolean;
+  remove(sandboxKey: number, username: string): Promise<boolean>;
+  /** The stored demo password of a persona created by `seedDemo`, if any. */
+  demoPassword(sandboxKey: number, username: string): Promise<string | undefined>;
+  purgeSandbox(sandboxKey: number): Promise<void>;
   /** The persona when the password matches; undefined otherwise (same cost for unknown users). */
   checkPassword(sandboxKey: number, username: string, password: string): Promise<Persona | undefined>;
 }

@@ -1,6 +1,6 @@
 /**
  * Resolves bearer tokens for the FHIR API (src/fhir/access/types.ts). Runs on every FHIR request,
- * so it is one primary-key lookup of the opaque access token in `oidc_payload` (no crypto, no
+ * never cached (a revocation on any node is seen by every node at once), so it is one primary-key lookup of the opaque access token in `oidc_payload` (no crypto, no
  * provider instance: `--role api` processes have none) plus, only for tokens bound to a login
  * session (online access), one lookup of that session.
  *
@@ -9,14 +9,9 @@
  */
 import { sandboxUrls } from '../config/urls.js';
 import type { TokenGrant, TokenVerifier } from '../fhir/access/types.js';
-import type { Sqlite } from '../storage/sqlite/open.js';
+import type { OidcPayloadStore } from '../storage/auth-stores.js';
 import type { Sandbox } from '../storage/types.js';
 import { GRANTED_SCOPE_KEY, tokenResponseContext } from './context.js';
-
-interface Row {
-  payload: string;
-  expires_at: number | null;
-}
 
 interface TokenPayload {
   exp?: number;
@@ -31,31 +26,22 @@ interface TokenPayload {
 /** Opaque token values oidc-provider issues: nanoid, URL-safe. */
 const TOKEN = /^[A-Za-z0-9_-]{20,256}$/;
 
-export class SqliteTokenVerifier implements TokenVerifier {
-  private readonly token;
-  private readonly session;
+export class StoreTokenVerifier implements TokenVerifier {
   constructor(
-    db: Sqlite,
+    private readonly table: OidcPayloadStore,
     private readonly publicUrl: string,
-  ) {
-    this.token = db.prepare(
-      "SELECT payload, expires_at FROM oidc_payload WHERE tenant = ? AND model IN ('AccessToken', 'ClientCredentials') AND id = ?",
-    );
-    this.session = db.prepare(
-      "SELECT 1 FROM oidc_payload WHERE tenant = ? AND model = 'Session' AND uid = ? AND (expires_at IS NULL OR expires_at > ?)",
-    );
-  }
+  ) {}
 
   async verify(sandbox: Sandbox, token: string): Promise<TokenGrant | undefined> {
     if (typeof token !== 'string' || !TOKEN.test(token)) return undefined;
-    const row = this.token.get(sandbox.key, token) as Row | undefined;
+    const row = await this.table.accessToken(sandbox.key, token);
     if (!row) return undefined;
     const now = Date.now();
-    if (row.expires_at !== null && row.expires_at <= now) return undefined;
+    if (row.expires_at !== null && Number(row.expires_at) <= now) return undefined;
     const p = JSON.parse(row.payload) as TokenPayload;
     if (typeof p.exp !== 'number' || p.exp * 1000 <= now || typeof p.clientId !== 'string') return undefined;
     // Online access (no offline_access): the token dies with the login session (SMART 2.2 §"online_access").
-    if (p.expiresWithSession && (!p.sessionUid || !this.session.get(sandbox.key, p.sessionUid, now))) return undefined;
+    if (p.expiresWithSession && (!p.sessionUid || !(await this.table.sessionLive(sandbox.key, p.sessionUid, now)))) return undefined;
     const extra = p.extra ?? {};
     const fhirUser = typeof extra.fhirUser === 'string' ? this.relative(sandbox, extra.fhirUser) : undefined;
     return {

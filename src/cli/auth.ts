@@ -11,15 +11,15 @@ import { addStorageOptions, CliError, printJson, withServices } from './context.
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
-function sandboxOf(s: Services, id: string): Sandbox {
-  const sandbox = s.tenants.get(id);
+async function sandboxOf(s: Services, id: string): Promise<Sandbox> {
+  const sandbox = await s.tenants.get(id);
   if (!sandbox) throw new CliError(`sandbox ${id} does not exist`);
   return sandbox;
 }
 
-function guard<T>(fn: () => T): T {
+async function guard<T>(fn: () => Promise<T>): Promise<T> {
   try {
-    return fn();
+    return await fn();
   } catch (e) {
     if (e instanceof AuthInputError) throw new CliError(e.message);
     throw e;
@@ -58,8 +58,8 @@ export function registerAuthCommands(program: Command): void {
       .option('--consent <policy>', 'prompt (default) or skip')
       .option('--may-register-launches', "this app's user tokens may register launches (HSPC-era clients, e.g. the CDS Hooks sandbox)"),
   ).action((sandboxId: string, clientId: string, opts) =>
-    withServices(opts, (s) => {
-      const sandbox = sandboxOf(s, sandboxId);
+    withServices(opts, async (s) => {
+      const sandbox = await sandboxOf(s, sandboxId);
       if (opts.pkce !== undefined && opts.pkce !== 'required' && opts.pkce !== 'if-sent') throw new CliError('--pkce must be required or if-sent');
       if (opts.consent !== undefined && opts.consent !== 'prompt' && opts.consent !== 'skip') throw new CliError('--consent must be prompt or skip');
       if (opts.jwksUrl && opts.jwksFile) throw new CliError('give --jwks-url or --jwks-file, not both');
@@ -79,18 +79,18 @@ export function registerAuthCommands(program: Command): void {
         consent: opts.consent,
         mayRegisterLaunches: !!opts.mayRegisterLaunches,
       };
-      const result = guard(() => s.auth.clients.add(sandbox.key, add));
+      const result = await guard(() => s.auth.clients.add(sandbox.key, add));
       printJson({ ...result.client, client_secret: result.generatedSecret });
       if (result.generatedSecret) process.stderr.write('the generated client secret is shown once; store it now\n');
     }),
   );
   addStorageOptions(client.command('list <sandbox>').description("list a sandbox's apps")).action((sandboxId: string, opts) =>
-    withServices(opts, (s) => printJson(s.auth.clients.list(sandboxOf(s, sandboxId).key))),
+    withServices(opts, async (s) => printJson(await s.auth.clients.list((await sandboxOf(s, sandboxId)).key))),
   );
   addStorageOptions(client.command('remove <sandbox> <client_id>').description('remove an app; its grants and tokens stop working at once')).action(
     (sandboxId: string, clientId: string, opts) =>
-      withServices(opts, (s) => {
-        if (!s.auth.clients.remove(sandboxOf(s, sandboxId).key, clientId)) throw new CliError(`client ${clientId} does not exist in ${sandboxId}`);
+      withServices(opts, async (s) => {
+        if (!(await s.auth.clients.remove((await sandboxOf(s, sandboxId)).key, clientId))) throw new CliError(`client ${clientId} does not exist in ${sandboxId}`);
         process.stdout.write(`removed client ${clientId}\n`);
       }),
   );
@@ -104,24 +104,24 @@ export function registerAuthCommands(program: Command): void {
       .requiredOption('--resource <ref>', 'Practitioner/ID or Patient/ID (must exist in the sandbox)')
       .option('--name <text>', 'display name'),
   ).action((sandboxId: string, username: string, opts) =>
-    withServices(opts, (s) => {
-      const sandbox = sandboxOf(s, sandboxId);
-      const r = guard(() => s.auth.personas.add(sandbox.key, { username, password: opts.password, resource: opts.resource, name: opts.name }));
+    withServices(opts, async (s) => {
+      const sandbox = await sandboxOf(s, sandboxId);
+      const r = await guard(() => s.auth.personas.add(sandbox.key, { username, password: opts.password, resource: opts.resource, name: opts.name }));
       printJson({ ...r.persona, password: r.generatedPassword });
     }),
   );
   addStorageOptions(persona.command('list <sandbox>').description("list personas (with the demo personas' generated passwords)").option('--json', 'print JSON')).action(
     (sandboxId: string, opts) =>
-      withServices(opts, (s) => {
-        const list = s.auth.personas.list(sandboxOf(s, sandboxId).key);
+      withServices(opts, async (s) => {
+        const list = await s.auth.personas.list((await sandboxOf(s, sandboxId)).key);
         if (opts.json) return printJson(list);
         for (const p of list) process.stdout.write(`${p.username}\t${p.resource}\t${p.demoPassword ? `password: ${p.demoPassword}` : '(password set by its creator)'}\t${p.name}\n`);
       }),
   );
   addStorageOptions(persona.command('remove <sandbox> <username>').description('remove a persona; its sessions and tokens stop working at once')).action(
     (sandboxId: string, username: string, opts) =>
-      withServices(opts, (s) => {
-        if (!s.auth.personas.remove(sandboxOf(s, sandboxId).key, username)) throw new CliError(`persona ${username} does not exist in ${sandboxId}`);
+      withServices(opts, async (s) => {
+        if (!(await s.auth.personas.remove((await sandboxOf(s, sandboxId)).key, username))) throw new CliError(`persona ${username} does not exist in ${sandboxId}`);
         process.stdout.write(`removed persona ${username}\n`);
       }),
   );

@@ -26,7 +26,7 @@ function describe(e: unknown): string {
   return e instanceof FhirError ? e.issues.map((i) => `${i.diagnostics ?? i.code}${i.expression ? ` at ${i.expression.join(', ')}` : ''}`).join('; ') : String(e);
 }
 
-function importJson(s: Services, sandbox: Sandbox, file: string): number {
+async function importJson(s: Services, sandbox: Sandbox, file: string): Promise<number> {
   let doc: unknown;
   try {
     doc = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -40,7 +40,7 @@ function importJson(s: Services, sandbox: Sandbox, file: string): number {
   else if (r.resourceType === 'Bundle') bundle = { resourceType: 'Bundle', type: 'transaction', entry: (r.entry ?? []).filter((e) => e.resource).map((e) => entryFor(e.resource as Resource)) };
   else bundle = { resourceType: 'Bundle', type: 'transaction', entry: [entryFor(r)] };
   try {
-    s.fhir.transaction(sandbox.key, bundle);
+    await s.fhir.transaction(sandbox.key, bundle);
   } catch (e) {
     throw new CliError(`${file}: ${describe(e)}`);
   }
@@ -56,10 +56,10 @@ async function importNdjson(s: Services, sandbox: Sandbox, file: string): Promis
   let firstLine = 1;
   let bytes = 0;
   let count = 0;
-  const flush = () => {
+  const flush = async () => {
     if (batch.length === 0) return;
     try {
-      s.fhir.transaction(sandbox.key, { resourceType: 'Bundle', type: 'transaction', entry: batch });
+      await s.fhir.transaction(sandbox.key, { resourceType: 'Bundle', type: 'transaction', entry: batch });
     } catch (e) {
       bar.stop();
       throw new CliError(`${file} lines ${firstLine}-${lineNo}: ${describe(e)} (earlier batches were imported)`);
@@ -82,9 +82,9 @@ async function importNdjson(s: Services, sandbox: Sandbox, file: string): Promis
     }
     if (typeof r !== 'object' || r === null || typeof r.resourceType !== 'string') throw new CliError(`${file} line ${lineNo}: not a FHIR resource`);
     batch.push(entryFor(r));
-    if (batch.length === NDJSON_BATCH) flush();
+    if (batch.length === NDJSON_BATCH) await flush();
   }
-  flush();
+  await flush();
   bar.update(total);
   bar.stop();
   return count;
@@ -97,11 +97,11 @@ export function registerImport(program: Command): void {
       .description('load transaction/batch Bundles (.json) or NDJSON (.ndjson) into a sandbox, validated'),
   ).action((id: string, files: string[], opts) =>
     withServices(opts, async (s) => {
-      const sandbox = s.tenants.get(id);
+      const sandbox = await s.tenants.get(id);
       if (!sandbox) throw new CliError(`sandbox ${id} does not exist`);
       for (const file of files) {
         if (!fs.existsSync(file)) throw new CliError(`${file}: no such file`);
-        const n = file.endsWith('.ndjson') ? await importNdjson(s, sandbox, file) : importJson(s, sandbox, file);
+        const n = file.endsWith('.ndjson') ? await importNdjson(s, sandbox, file) : await importJson(s, sandbox, file);
         process.stdout.write(`${file}: imported ${n} resources into ${id}\n`);
       }
     }),

@@ -31,8 +31,8 @@ export function registerLaunch(program: Command): void {
       .option('--expires-in <seconds>', 'lifetime in seconds')
       .option('--public-url <url>', 'public URL of the server (default: the one `serve` recorded)'),
   ).action((id: string, opts) =>
-    withServices(opts, (s) => {
-      const sandbox = s.tenants.get(id);
+    withServices(opts, async (s) => {
+      const sandbox = await s.tenants.get(id);
       if (!sandbox) throw new CliError(`sandbox ${id} does not exist`);
       const parameters: Record<string, unknown> = Object.fromEntries((opts.param as string[]).map(parseParam));
       if (opts.patient) parameters.patient = opts.patient;
@@ -40,7 +40,7 @@ export function registerLaunch(program: Command): void {
       const body: Record<string, unknown> = { client_id: opts.client, parameters };
       if (opts.persona) body.username = opts.persona;
       if (opts.expiresIn !== undefined) body.expires_in = Number(opts.expiresIn);
-      printJson(s.launch.register(sandbox, { kind: 'admin', name: 'cli' }, body));
+      printJson(await s.launch.register(sandbox, { kind: 'admin', name: 'cli' }, body));
     }),
   );
 }

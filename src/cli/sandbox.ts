@@ -18,11 +18,11 @@ export function registerSandbox(program: Command): void {
       .option('--open-registration', "allow HSPC's legacy tokenless launch registration (rate-limited)")
       .option('--data <kind>', 'demo | empty | synthetic:N', 'empty'),
   ).action((id: string, opts) =>
-    withServices(opts, (s) => {
+    withServices(opts, async (s) => {
       if (opts.openWrite && !opts.open) throw new CliError('--open-write needs --open');
       const data = parseDataChoice(opts.data);
       const bar = data.kind === 'synthetic' ? progressBar('loading', data.count) : undefined;
-      const created = createSandbox(
+      const created = await createSandbox(
         s,
         id,
         { name: opts.name, openRead: !!opts.open, openWrite: !!opts.openWrite, openRegistration: !!opts.openRegistration, data },
@@ -46,15 +46,15 @@ export function registerSandbox(program: Command): void {
       .option('--open-registration', 'allow tokenless launch registration')
       .option('--no-open-registration', 'require a token to register launches'),
   ).action((id: string, opts) =>
-    withServices(opts, (s) => {
-      const updated = s.tenants.update(id, { name: opts.name, openRead: opts.open, openWrite: opts.openWrite, openRegistration: opts.openRegistration });
+    withServices(opts, async (s) => {
+      const updated = await s.tenants.update(id, { name: opts.name, openRead: opts.open, openWrite: opts.openWrite, openRegistration: opts.openRegistration });
       printJson(updated);
     }),
   );
 
   addStorageOptions(sandbox.command('list').description('list sandboxes')).action((opts) =>
-    withServices(opts, (s) => {
-      for (const sb of s.tenants.list())
+    withServices(opts, async (s) => {
+      for (const sb of await s.tenants.list())
         process.stdout.write(
           `${sb.id}\t${sandboxUrls(s.config.publicUrl, sb.id).iss}\t${sb.openRead ? (sb.openWrite ? 'open-write' : 'open') : 'secured'}${sb.openRegistration ? '\topen-registration' : ''}\t${sb.name}\n`,
         );
@@ -63,8 +63,8 @@ export function registerSandbox(program: Command): void {
 
   addStorageOptions(sandbox.command('delete <id>').description('delete a sandbox and everything in it (tokens and launches die at once)')).action(
     (id: string, opts) =>
-      withServices(opts, (s) => {
-        deleteSandbox(s, id);
+      withServices(opts, async (s) => {
+        await deleteSandbox(s, id);
         process.stdout.write(`deleted sandbox ${id}\n`);
       }),
   );
@@ -75,9 +75,9 @@ export function registerSandbox(program: Command): void {
       .description('replace a sandbox by a fresh generation with the same settings (all tokens and launches die)')
       .option('--data <kind>', 'demo | empty | synthetic:N (default: demo for the demo sandbox, else empty)'),
   ).action((id: string, opts) =>
-    withServices(opts, (s) => {
+    withServices(opts, async (s) => {
       const data = parseDataChoice(opts.data ?? (id === 'demo' ? 'demo' : 'empty'));
-      const created = resetSandbox(s, id, data);
+      const created = await resetSandbox(s, id, data);
       printJson({ id, key: created.sandbox.key, resources: created.resources, personas: created.personas.length ? created.personas : undefined });
     }),
   );
@@ -85,8 +85,8 @@ export function registerSandbox(program: Command): void {
   addStorageOptions(
     sandbox.command('export <id>').description("write the sandbox's resources as a FHIR transaction Bundle").option('--out <file>', 'file to write (default: stdout)'),
   ).action((id: string, opts) =>
-    withServices(opts, (s) => {
-      const text = `${JSON.stringify(exportSandbox(s, id))}\n`;
+    withServices(opts, async (s) => {
+      const text = `${JSON.stringify(await exportSandbox(s, id))}\n`;
       if (opts.out) fs.writeFileSync(opts.out, text);
       else process.stdout.write(text);
     }),

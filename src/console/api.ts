@@ -24,33 +24,33 @@ function scenarioId(v: string): number {
 }
 
 export async function registerApi(api: FastifyInstance, ops: ConsoleOps): Promise<void> {
-  api.get('/api/sandboxes', async () => ({ sandboxes: ops.listSandboxes() }));
-  api.post('/api/sandboxes', async (req, reply) => json(reply, 201, ops.createSandbox(req.body)));
-  api.get('/api/sandboxes/:id', async (req) => ops.view(ops.sandbox((req.params as P).id)));
-  api.patch('/api/sandboxes/:id', async (req) => ops.updateSandbox((req.params as P).id, req.body));
+  api.get('/api/sandboxes', async () => ({ sandboxes: (await ops.listSandboxes()) }));
+  api.post('/api/sandboxes', async (req, reply) => json(reply, 201, (await ops.createSandbox(req.body))));
+  api.get('/api/sandboxes/:id', async (req) => ops.view((await ops.sandbox((req.params as P).id))));
+  api.patch('/api/sandboxes/:id', async (req) => (await ops.updateSandbox((req.params as P).id, req.body)));
   api.delete('/api/sandboxes/:id', async (req, reply) => {
-    ops.deleteSandbox((req.params as P).id);
+    (await ops.deleteSandbox((req.params as P).id));
     return reply.code(204).send();
   });
-  api.post('/api/sandboxes/:id/reset', async (req) => ops.resetSandbox((req.params as P).id, req.body));
+  api.post('/api/sandboxes/:id/reset', async (req) => (await ops.resetSandbox((req.params as P).id, req.body)));
   api.get('/api/sandboxes/:id/export', async (req, reply) => {
     const { id } = req.params as P;
-    const bundle = ops.exportSandbox(id);
+    const bundle = (await ops.exportSandbox(id));
     return reply.header('content-disposition', `attachment; filename="${id}.json"`).type('application/fhir+json; charset=utf-8').send(bundle);
   });
 
   api.get('/api/sandboxes/:id/patients', async (req) => {
     const q = req.query as Record<string, unknown>;
     if (q.name !== undefined && typeof q.name !== 'string') throw badRequest('name must be given once', ['name']);
-    return ops.searchPatients((req.params as P).id, { name: q.name as string | undefined, page: intParam(q.page, 'page'), count: intParam(q.count, 'count') });
+    return (await ops.searchPatients((req.params as P).id, { name: q.name as string | undefined, page: intParam(q.page, 'page'), count: intParam(q.count, 'count') }));
   });
   api.get('/api/sandboxes/:id/patients/:patient', async (req) => {
     const { id, patient } = req.params as P & { patient: string };
-    return ops.patientSummary(id, patient);
+    return (await ops.patientSummary(id, patient));
   });
 
-  api.get('/api/sandboxes/:id/apps', async (req) => ({ apps: ops.listClients((req.params as P).id) }));
-  api.post('/api/sandboxes/:id/apps', async (req, reply) => json(reply, 201, ops.addClient((req.params as P).id, req.body)));
+  api.get('/api/sandboxes/:id/apps', async (req) => ({ apps: (await ops.listClients((req.params as P).id)) }));
+  api.post('/api/sandboxes/:id/apps', async (req, reply) => json(reply, 201, (await ops.addClient((req.params as P).id, req.body))));
   api.post('/api/sandboxes/:id/apps/manifest', async (req, reply) => {
     const b = (req.body ?? {}) as Record<string, unknown>;
     if (typeof b !== 'object' || Array.isArray(b)) throw badRequest('the body must be {"manifest":{…}} or {"manifest_url":"…"}');
@@ -60,41 +60,41 @@ export async function registerApi(api: FastifyInstance, ops: ConsoleOps): Promis
       manifest = await fetchManifest(b.manifest_url);
     }
     const str = (k: string) => (typeof b[k] === 'string' && b[k] !== '' ? (b[k] as string) : undefined);
-    return json(reply, 201, ops.addClientFromManifest((req.params as P).id, manifest, { clientId: str('clientId'), pkce: str('pkce'), consent: str('consent') }));
+    return json(reply, 201, (await ops.addClientFromManifest((req.params as P).id, manifest, { clientId: str('clientId'), pkce: str('pkce'), consent: str('consent') })));
   });
   api.put('/api/sandboxes/:id/apps/:client', async (req) => {
     const { id, client } = req.params as P & { client: string };
-    return ops.updateClient(id, client, req.body);
+    return (await ops.updateClient(id, client, req.body));
   });
   api.delete('/api/sandboxes/:id/apps/:client', async (req, reply) => {
     const { id, client } = req.params as P & { client: string };
-    ops.removeClient(id, client);
+    (await ops.removeClient(id, client));
     return reply.code(204).send();
   });
 
-  api.get('/api/sandboxes/:id/personas', async (req) => ({ personas: ops.listPersonas((req.params as P).id) }));
-  api.post('/api/sandboxes/:id/personas', async (req, reply) => json(reply, 201, ops.addPersona((req.params as P).id, req.body)));
+  api.get('/api/sandboxes/:id/personas', async (req) => ({ personas: (await ops.listPersonas((req.params as P).id)) }));
+  api.post('/api/sandboxes/:id/personas', async (req, reply) => json(reply, 201, (await ops.addPersona((req.params as P).id, req.body))));
   api.delete('/api/sandboxes/:id/personas/:username', async (req, reply) => {
     const { id, username } = req.params as P & { username: string };
-    ops.removePersona(id, username);
+    (await ops.removePersona(id, username));
     return reply.code(204).send();
   });
 
-  api.post('/api/sandboxes/:id/launches', async (req, reply) => json(reply, 201, ops.launch((req.params as P).id, req.body)));
+  api.post('/api/sandboxes/:id/launches', async (req, reply) => json(reply, 201, (await ops.launch((req.params as P).id, req.body))));
   api.get('/api/sandboxes/:id/launches', async (req) => {
     const limit = intParam((req.query as Record<string, unknown>).limit, 'limit');
-    return { launches: ops.inspect((req.params as P).id, limit ?? 50) };
+    return { launches: (await ops.inspect((req.params as P).id, limit ?? 50)) };
   });
 
-  api.get('/api/sandboxes/:id/scenarios', async (req) => ({ scenarios: ops.listScenarios((req.params as P).id) }));
-  api.post('/api/sandboxes/:id/scenarios', async (req, reply) => json(reply, 201, ops.createScenario((req.params as P).id, req.body)));
+  api.get('/api/sandboxes/:id/scenarios', async (req) => ({ scenarios: (await ops.listScenarios((req.params as P).id)) }));
+  api.post('/api/sandboxes/:id/scenarios', async (req, reply) => json(reply, 201, (await ops.createScenario((req.params as P).id, req.body))));
   api.delete('/api/sandboxes/:id/scenarios/:scenario', async (req, reply) => {
     const { id, scenario } = req.params as P & { scenario: string };
-    ops.deleteScenario(id, scenarioId(scenario));
+    (await ops.deleteScenario(id, scenarioId(scenario)));
     return reply.code(204).send();
   });
   api.post('/api/sandboxes/:id/scenarios/:scenario/launch', async (req, reply) => {
     const { id, scenario } = req.params as P & { scenario: string };
-    return json(reply, 201, ops.launchScenario(id, scenarioId(scenario)));
+    return json(reply, 201, (await ops.launchScenario(id, scenarioId(scenario))));
   });
 }

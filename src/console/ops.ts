@@ -66,15 +66,30 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** Runs a store call, turning the stores' typed refusals into 4xx answers. */
-function mapped<T>(fn: () => T): T {
+// `parseDataChoice` and the like are synchronous, stores are not.
+function mappedSync<T>(fn: () => T): T {
   try {
     return fn();
   } catch (e) {
+    throw mapError(e);
+  }
+}
+
+async function mapped<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw mapError(e);
+  }
+}
+
+function mapError(e: unknown): unknown {
+  {
     if (e instanceof AuthInputError || e instanceof TenantError)
-      throw e.kind === 'exists' ? conflict(e.message) : e.kind === 'not-found' ? notFound(e.message) : badRequest(e.message);
-    if (e instanceof DataChoiceError) throw badRequest(e.message.replace('--data', 'data'), ['data']);
-    if (e instanceof ScenarioExists) throw conflict(e.message);
-    throw e;
+      return e.kind === 'exists' ? conflict(e.message) : e.kind === 'not-found' ? notFound(e.message) : badRequest(e.message);
+    if (e instanceof DataChoiceError) return badRequest(e.message.replace('--data', 'data'), ['data']);
+    if (e instanceof ScenarioExists) return conflict(e.message);
+    return e;
   }
 }
 
@@ -117,13 +132,13 @@ export class ConsoleOps {
   readonly scenarios: ScenarioStore;
 
   constructor(private readonly services: Services) {
-    this.scenarios = new ScenarioStore(services.db);
+    this.scenarios = services.scenarios;
   }
 
   // ---- sandboxes -------------------------------------------------------------------------------
 
-  sandbox(id: string): Sandbox {
-    const s = this.services.tenants.get(id);
+  async sandbox(id: string): Promise<Sandbox> {
+    const s = await this.services.tenants.get(id);
     if (!s) throw notFound(`sandbox ${id} does not exist`);
     return s;
   }
@@ -146,66 +161,66 @@ export class ConsoleOps {
     };
   }
 
-  listSandboxes(): SandboxView[] {
-    return this.services.tenants.list().map((s) => this.view(s));
+  async listSandboxes(): Promise<SandboxView[]> {
+    return (await this.services.tenants.list()).map((s) => this.view(s));
   }
 
-  createSandbox(body: unknown): { sandbox: SandboxView; resources: number; personas: { username: string; password: string; resource: string }[] } {
+  async createSandbox(body: unknown): Promise<{ sandbox: SandboxView; resources: number; personas: { username: string; password: string; resource: string }[] }> {
     const b = requireObject(body, '{"id":"my-sandbox","data":"demo"}');
     const id = optString(b, 'id', 63);
     if (!id) throw badRequest('id is required', ['id']);
     const open = optBool(b, 'open') ?? false;
     const openWrite = optBool(b, 'openWrite') ?? false;
     if (openWrite && !open) throw badRequest('openWrite needs open', ['openWrite']);
-    const data: DataChoice = mapped(() => parseDataChoice(optString(b, 'data', 20) ?? 'empty'));
+    const data: DataChoice = mappedSync(() => parseDataChoice(optString(b, 'data', 20) ?? 'empty'));
     if (data.kind === 'synthetic' && data.count > 5000)
       throw badRequest('the console creates at most synthetic:5000 (use `smart-sandbox sandbox create --data synthetic:N` for more)', ['data']);
-    const created = mapped(() =>
+    const created = await mapped(() =>
       createSandbox(this.services, id, { name: optString(b, 'name', 200), openRead: open, openWrite, openRegistration: optBool(b, 'openRegistration') ?? false, data }),
     );
     return { sandbox: this.view(created.sandbox), resources: created.resources, personas: created.personas };
   }
 
-  updateSandbox(id: string, body: unknown): SandboxView {
+  async updateSandbox(id: string, body: unknown): Promise<SandboxView> {
     const b = requireObject(body, '{"open":true}');
-    const s = this.sandbox(id);
+    const s = await this.sandbox(id);
     const open = optBool(b, 'open');
     let openWrite = optBool(b, 'openWrite');
     if (openWrite && !(open ?? s.openRead)) throw badRequest('openWrite needs open', ['openWrite']);
     if (open === false) openWrite = false;
-    const updated = mapped(() =>
+    const updated = await mapped(() =>
       this.services.tenants.update(id, { name: optString(b, 'name', 200), openRead: open, openWrite, openRegistration: optBool(b, 'openRegistration') }),
     );
     return this.view(updated);
   }
 
   /** Reset keeps id and settings; the data kind defaults to demo for `demo`, else empty (as the CLI). */
-  resetSandbox(id: string, body: unknown): { sandbox: SandboxView; resources: number } {
+  async resetSandbox(id: string, body: unknown): Promise<{ sandbox: SandboxView; resources: number }> {
     const b = body === undefined || body === null ? {} : requireObject(body, '{"data":"demo"}');
-    const old = this.sandbox(id);
-    const data = mapped(() => parseDataChoice(optString(b, 'data', 20) ?? (id === 'demo' ? 'demo' : 'empty')));
+    const old = await this.sandbox(id);
+    const data = mappedSync(() => parseDataChoice(optString(b, 'data', 20) ?? (id === 'demo' ? 'demo' : 'empty')));
     if (data.kind === 'synthetic' && data.count > 5000) throw badRequest('the console resets with at most synthetic:5000', ['data']);
-    const created = mapped(() => resetSandbox(this.services, id, data));
-    this.scenarios.purgeSandbox(old.key);
+    const created = await mapped(() => resetSandbox(this.services, id, data));
+    await this.scenarios.purgeSandbox(old.key);
     return { sandbox: this.view(created.sandbox), resources: created.resources };
   }
 
-  deleteSandbox(id: string): void {
-    const old = this.sandbox(id);
-    mapped(() => deleteSandbox(this.services, id));
-    this.scenarios.purgeSandbox(old.key);
+  async deleteSandbox(id: string): Promise<void> {
+    const old = await this.sandbox(id);
+    await mapped(() => deleteSandbox(this.services, id));
+    await this.scenarios.purgeSandbox(old.key);
   }
 
-  exportSandbox(id: string): Bundle {
-    this.sandbox(id);
+  async exportSandbox(id: string): Promise<Bundle> {
+    await this.sandbox(id);
     return exportSandbox(this.services, id);
   }
 
   // ---- patients --------------------------------------------------------------------------------
 
   /** Name search with paging (`_offset`); one extra row tells whether a next page exists. */
-  searchPatients(id: string, q: { name?: string; page?: number; count?: number }): { patients: PatientRow[]; page: number; count: number; hasNext: boolean } {
-    const s = this.sandbox(id);
+  async searchPatients(id: string, q: { name?: string; page?: number; count?: number }): Promise<{ patients: PatientRow[]; page: number; count: number; hasNext: boolean }> {
+    const s = await this.sandbox(id);
     const count = Math.min(Math.max(q.count ?? 20, 1), 100);
     const page = Math.max(q.page ?? 1, 1);
     if (page > 10000) throw badRequest('page is too large', ['page']);
@@ -215,7 +230,7 @@ export class ConsoleOps {
       if (name.length > 100) throw badRequest('name is too long', ['name']);
       params.set('name', name);
     }
-    const found = this.services.fhir.search(s.key, 'Patient', params);
+    const found = await this.services.fhir.search(s.key, 'Patient', params);
     const patients = found.slice(0, count).map((p) => {
       const r = p as Resource & { gender?: string; birthDate?: string };
       return { id: r.id as string, name: humanName(r) || '(no name)', gender: r.gender, birthDate: r.birthDate };
@@ -223,43 +238,43 @@ export class ConsoleOps {
     return { patients, page, count, hasNext: found.length > count };
   }
 
-  patientSummary(id: string, patientId: string): {
+  async patientSummary(id: string, patientId: string): Promise<{
     patient: Resource;
     conditions: Resource[];
     observations: Resource[];
     medications: Resource[];
     encounters: Resource[];
-  } {
-    const s = this.sandbox(id);
-    const patient = this.services.fhir.read(s.key, 'Patient', patientId);
+  }> {
+    const s = await this.sandbox(id);
+    const patient = await this.services.fhir.read(s.key, 'Patient', patientId);
     if (!patient) throw notFound(`patient ${patientId} does not exist in sandbox ${id}`);
     const by = (type: string, sort?: string) =>
       this.services.fhir.search(s.key, type, new URLSearchParams({ patient: patientId, _count: '100', ...(sort ? { _sort: sort } : {}) }));
     return {
       patient,
-      conditions: by('Condition'),
-      observations: by('Observation', '-date'),
-      medications: by('MedicationRequest'),
-      encounters: by('Encounter', '-date'),
+      conditions: await by('Condition'),
+      observations: await by('Observation', '-date'),
+      medications: await by('MedicationRequest'),
+      encounters: await by('Encounter', '-date'),
     };
   }
 
   // ---- apps ------------------------------------------------------------------------------------
 
-  listClients(id: string): SandboxClient[] {
-    return this.services.auth.clients.list(this.sandbox(id).key);
+  async listClients(id: string): Promise<SandboxClient[]> {
+    return this.services.auth.clients.list((await this.sandbox(id)).key);
   }
 
   /** Body: `client add` options in JSON (camelCase, as `ClientAddOptions`). */
-  addClient(id: string, body: unknown): { client: SandboxClient; generatedSecret?: string } {
-    const s = this.sandbox(id);
+  async addClient(id: string, body: unknown): Promise<{ client: SandboxClient; generatedSecret?: string }> {
+    const s = await this.sandbox(id);
     const opts = clientOptions(requireObject(body, '{"clientId":"my_app","public":true,"redirectUris":["http://localhost:3000/"]}'));
     return mapped(() => this.services.auth.clients.add(s.key, opts));
   }
 
   /** Body: `{"manifest":{…}}` plus optional `clientId`, `pkce`, `consent` overrides. */
-  addClientFromManifest(id: string, manifest: unknown, overrides: { clientId?: string; pkce?: string; consent?: string }): { client: SandboxClient; generatedSecret?: string } {
-    const s = this.sandbox(id);
+  async addClientFromManifest(id: string, manifest: unknown, overrides: { clientId?: string; pkce?: string; consent?: string }): Promise<{ client: SandboxClient; generatedSecret?: string }> {
+    const s = await this.sandbox(id);
     const opts = manifestToClient(manifest, { clientId: overrides.clientId });
     const { pkce, consent } = clientOptions({ pkce: overrides.pkce, consent: overrides.consent });
     return mapped(() => this.services.auth.clients.add(s.key, { ...opts, ...stripUndefined({ pkce, consent }) }));
@@ -271,33 +286,29 @@ export class ConsoleOps {
    * token of the app is revoked. A confidential client keeps no secret across an edit: give `secret`
    * or a new one is generated and shown once. If the new registration is invalid the old one stays.
    */
-  updateClient(id: string, clientId: string, body: unknown): { client: SandboxClient; generatedSecret?: string } {
-    const s = this.sandbox(id);
-    const old = this.services.auth.clients.getClient(s.key, clientId);
+  async updateClient(id: string, clientId: string, body: unknown): Promise<{ client: SandboxClient; generatedSecret?: string }> {
+    const s = await this.sandbox(id);
+    const old = await this.services.auth.clients.getClient(s.key, clientId);
     if (!old) throw notFound(`app ${clientId} does not exist in sandbox ${id}`);
     const b = requireObject(body, '{"scope":"launch patient/*.rs"}');
     const opts = clientOptions({ ...b, clientId });
-    // One transaction: when the store refuses the new registration, the removal is rolled back too.
-    const run = this.services.db.transaction(() => {
-      this.services.auth.clients.remove(s.key, clientId);
-      return this.services.auth.clients.add(s.key, opts);
-    });
-    return mapped(() => run());
+    // Atomic in the store: when it refuses the new registration, the old one stays.
+    return mapped(() => this.services.auth.clients.replace(s.key, opts));
   }
 
-  removeClient(id: string, clientId: string): void {
-    const s = this.sandbox(id);
-    if (!this.services.auth.clients.remove(s.key, clientId)) throw notFound(`app ${clientId} does not exist in sandbox ${id}`);
+  async removeClient(id: string, clientId: string): Promise<void> {
+    const s = await this.sandbox(id);
+    if (!(await this.services.auth.clients.remove(s.key, clientId))) throw notFound(`app ${clientId} does not exist in sandbox ${id}`);
   }
 
   // ---- personas --------------------------------------------------------------------------------
 
-  listPersonas(id: string): PersonaListing[] {
-    return this.services.auth.personas.list(this.sandbox(id).key);
+  async listPersonas(id: string): Promise<PersonaListing[]> {
+    return this.services.auth.personas.list((await this.sandbox(id)).key);
   }
 
-  addPersona(id: string, body: unknown): { persona: PersonaListing; generatedPassword?: string } {
-    const s = this.sandbox(id);
+  async addPersona(id: string, body: unknown): Promise<{ persona: PersonaListing; generatedPassword?: string }> {
+    const s = await this.sandbox(id);
     const b = requireObject(body, '{"username":"dr-who","resource":"Practitioner/123"}');
     const username = optString(b, 'username', 64);
     const resource = optString(b, 'resource', 200);
@@ -306,26 +317,26 @@ export class ConsoleOps {
     return mapped(() => this.services.auth.personas.add(s.key, { username, resource, password: optString(b, 'password'), name: optString(b, 'name', 200) }));
   }
 
-  removePersona(id: string, username: string): void {
-    const s = this.sandbox(id);
-    if (!this.services.auth.personas.remove(s.key, username)) throw notFound(`persona ${username} does not exist in sandbox ${id}`);
+  async removePersona(id: string, username: string): Promise<void> {
+    const s = await this.sandbox(id);
+    if (!(await this.services.auth.personas.remove(s.key, username))) throw notFound(`persona ${username} does not exist in sandbox ${id}`);
   }
 
   // ---- launches and scenarios -----------------------------------------------------------------
 
   /** Registers a launch exactly like `POST {iss}/_services/smart/Launch` with the orchestration right. */
-  launch(id: string, body: unknown): LaunchResponse {
-    const s = this.sandbox(id);
+  async launch(id: string, body: unknown): Promise<LaunchResponse> {
+    const s = await this.sandbox(id);
     return this.services.launch.register(s, CONSOLE_CALLER, body);
   }
 
-  listScenarios(id: string): Scenario[] {
-    return this.scenarios.list(this.sandbox(id).key);
+  async listScenarios(id: string): Promise<Scenario[]> {
+    return this.scenarios.list((await this.sandbox(id)).key);
   }
 
   /** Body: `{name, description?, client_id, username?, parameters}` (parameters as in launch registration). */
-  createScenario(id: string, body: unknown): Scenario {
-    const s = this.sandbox(id);
+  async createScenario(id: string, body: unknown): Promise<Scenario> {
+    const s = await this.sandbox(id);
     const b = requireObject(body, '{"name":"Bili baby","client_id":"bilirubin_chart","parameters":{"patient":"BILIBABY"}}');
     const name = optString(b, 'name', 120)?.trim();
     if (!name) throw badRequest('name is required', ['name']);
@@ -333,40 +344,41 @@ export class ConsoleOps {
     const clientId = optString(b, 'client_id', 128);
     if (!clientId) throw badRequest('client_id is required: a scenario launches one app', ['client_id']);
     const reg = parseRegistration({ client_id: clientId, username: b.username ?? undefined, parameters: b.parameters ?? {} });
-    if (!this.services.auth.clients.getClient(s.key, clientId)) throw badRequest(`client_id ${clientId} is not an app of sandbox ${id}`, ['client_id']);
-    if (reg.username !== undefined && !this.services.auth.personas.getPersona(s.key, reg.username))
+    if (!(await this.services.auth.clients.getClient(s.key, clientId))) throw badRequest(`client_id ${clientId} is not an app of sandbox ${id}`, ['client_id']);
+    if (reg.username !== undefined && !(await this.services.auth.personas.getPersona(s.key, reg.username)))
       throw badRequest(`username ${reg.username} is not a persona of sandbox ${id}`, ['username']);
     return mapped(() => this.scenarios.create(s.key, { name, description, clientId, username: reg.username, parameters: reg.parameters }));
   }
 
-  deleteScenario(id: string, scenarioId: number): void {
-    const s = this.sandbox(id);
-    if (!this.scenarios.delete(s.key, scenarioId)) throw notFound(`scenario ${scenarioId} does not exist in sandbox ${id}`);
+  async deleteScenario(id: string, scenarioId: number): Promise<void> {
+    const s = await this.sandbox(id);
+    if (!(await this.scenarios.delete(s.key, scenarioId))) throw notFound(`scenario ${scenarioId} does not exist in sandbox ${id}`);
   }
 
   /** A new launch from a saved scenario; records the last-launched time. */
-  launchScenario(id: string, scenarioId: number): { scenario: Scenario; launch: LaunchResponse } {
-    const s = this.sandbox(id);
-    const sc = this.scenarios.get(s.key, scenarioId);
+  async launchScenario(id: string, scenarioId: number): Promise<{ scenario: Scenario; launch: LaunchResponse }> {
+    const s = await this.sandbox(id);
+    const sc = await this.scenarios.get(s.key, scenarioId);
     if (!sc) throw notFound(`scenario ${scenarioId} does not exist in sandbox ${id}`);
-    const launch = this.services.launch.register(s, CONSOLE_CALLER, {
+    const launch = await this.services.launch.register(s, CONSOLE_CALLER, {
       client_id: sc.clientId,
       ...(sc.username ? { username: sc.username } : {}),
       parameters: sc.parameters,
     });
-    this.scenarios.markLaunched(s.key, sc.id);
-    return { scenario: this.scenarios.get(s.key, sc.id)!, launch };
+    await this.scenarios.markLaunched(s.key, sc.id);
+    return { scenario: (await this.scenarios.get(s.key, sc.id))!, launch };
   }
 
   // ---- inspector -------------------------------------------------------------------------------
 
   /** Recent launches with their use as recorded in the audit trail (oldest use first). */
-  inspect(id: string, limit = 50): InspectedLaunch[] {
-    const s = this.sandbox(id);
+  async inspect(id: string, limit = 50): Promise<InspectedLaunch[]> {
+    const s = await this.sandbox(id);
     const now = Date.now();
-    return this.services.launches.recent(s.key, Math.min(Math.max(limit, 1), 200)).map((l) => {
-      const uses: StoredAuditRecord[] = this.services.audit.query(s.key, { launchHash: l.idHash, limit: 100 }).reverse();
-      return {
+    const out: InspectedLaunch[] = [];
+    for (const l of await this.services.launches.recent(s.key, Math.min(Math.max(limit, 1), 200))) {
+      const uses: StoredAuditRecord[] = (await this.services.audit.query(s.key, { launchHash: l.idHash, limit: 100 })).reverse();
+      out.push({
         launchHash: l.idHash,
         clientId: l.clientId,
         username: l.username,
@@ -384,8 +396,9 @@ export class ConsoleOps {
           ...(u.username ? { username: u.username } : {}),
           ...(u.detail ? { detail: u.detail } : {}),
         })),
-      };
-    });
+      });
+    }
+    return out;
   }
 }
 

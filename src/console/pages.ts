@@ -135,18 +135,18 @@ function obsValue(o: Record<string, any>): string {
 export async function registerPages(app: FastifyInstance, deps: { ops: ConsoleOps; config: Config; services: Services }): Promise<void> {
   const { ops } = deps;
   const csrf = (ctx: Ctx) => ctx.request.consoleCsrf;
-  const page = (ctx: Ctx, o: Omit<PageOptions, 'sandboxes'>, status = 200) =>
-    sendPage(ctx.reply, layout({ ...o, sandbox: o.sandbox ?? ctx.sandbox, sandboxes: ops.listSandboxes() }), status);
-  const ctxOf = (request: FastifyRequest, reply: FastifyReply): Ctx => {
+  const page = async (ctx: Ctx, o: Omit<PageOptions, 'sandboxes'>, status = 200) =>
+    sendPage(ctx.reply, layout({ ...o, sandbox: o.sandbox ?? ctx.sandbox, sandboxes: (await ops.listSandboxes()) }), status);
+  const ctxOf = async (request: FastifyRequest, reply: FastifyReply): Promise<Ctx> => {
     const id = (request.params as { id?: string }).id;
-    return { request, reply, sandbox: id === undefined ? undefined : ops.view(ops.sandbox(id)) };
+    return { request, reply, sandbox: id === undefined ? undefined : ops.view((await ops.sandbox(id))) };
   };
   const body = (request: FastifyRequest): Form => {
     const b = request.body;
     return b && typeof b === 'object' && !Array.isArray(b) ? (b as Form) : {};
   };
   /** Runs a form action; a refusal (4xx) re-renders the page with the reason and the typed values. */
-  const action = async (ctx: Ctx, run: () => Promise<Outcome | FastifyReply> | Outcome | FastifyReply, render: (ctx: Ctx, o: Outcome) => FastifyReply) => {
+  const action = async (ctx: Ctx, run: () => Promise<Outcome | FastifyReply> | Outcome | FastifyReply, render: (ctx: Ctx, o: Outcome) => Promise<FastifyReply> | FastifyReply) => {
     try {
       const out = await run();
       if ('send' in out) return out;
@@ -159,8 +159,8 @@ export async function registerPages(app: FastifyInstance, deps: { ops: ConsoleOp
   const see = (reply: FastifyReply, to: string) => reply.redirect(to, 303);
 
   // ---------------------------------------------------------------- sandboxes
-  const home = (ctx: Ctx, o: Outcome = {}) => {
-    const list = ops.listSandboxes();
+  const home = async (ctx: Ctx, o: Outcome = {}) => {
+    const list = (await ops.listSandboxes());
     const f = o.form;
     return page(
       ctx,
@@ -207,22 +207,22 @@ ${csrfField(csrf(ctx))}
   app.get('/console/go', async (request, reply) => {
     const id = (request.query as { sandbox?: unknown }).sandbox;
     if (typeof id !== 'string') return see(reply, '/');
-    return see(reply, sandboxPath(ops.sandbox(id).id));
+    return see(reply, sandboxPath((await ops.sandbox(id)).id));
   });
 
   app.post('/console/sandboxes', async (request, reply) => {
     const ctx = { request, reply };
     return action(
       ctx,
-      () => {
+      async () => {
         const f = body(request);
-        const created = ops.createSandbox({
+        const created = (await ops.createSandbox({
           id: field(f, 'id'),
           name: field(f, 'name'),
           data: field(f, 'data') ?? 'empty',
           open: checked(f, 'open'),
           openWrite: checked(f, 'openWrite'),
-        });
+        }));
         return see(reply, `${sandboxPath(created.sandbox.id)}?created=${created.resources}`);
       },
       home,
@@ -276,25 +276,25 @@ ${confirmForm(sandboxPath(s.id, '/delete'), csrf(ctx), 'Delete sandbox', 'deleti
     );
   };
 
-  app.get('/console/s/:id', async (request, reply) => overview(ctxOf(request, reply)));
+  app.get('/console/s/:id', async (request, reply) => overview((await ctxOf(request, reply))));
   app.post('/console/s/:id/update', async (request, reply) => {
-    const ctx = ctxOf(request, reply);
+    const ctx = (await ctxOf(request, reply));
     return action(
       ctx,
-      () => {
+      async () => {
         const f = body(request);
-        ctx.sandbox = ops.updateSandbox(ctx.sandbox!.id, { name: field(f, 'name'), open: checked(f, 'open'), openWrite: checked(f, 'openWrite'), openRegistration: checked(f, 'openRegistration') });
+        ctx.sandbox = (await ops.updateSandbox(ctx.sandbox!.id, { name: field(f, 'name'), open: checked(f, 'open'), openWrite: checked(f, 'openWrite'), openRegistration: checked(f, 'openRegistration') }));
         return { notice: 'Settings saved.' };
       },
       overview,
     );
   });
   app.post('/console/s/:id/reset', async (request, reply) => {
-    const ctx = ctxOf(request, reply);
+    const ctx = (await ctxOf(request, reply));
     return action(
       ctx,
-      () => {
-        const out = ops.resetSandbox(ctx.sandbox!.id, { data: field(body(request), 'data') });
+      async () => {
+        const out = (await ops.resetSandbox(ctx.sandbox!.id, { data: field(body(request), 'data') }));
         ctx.sandbox = out.sandbox;
         return { notice: `Sandbox reset: ${out.resources} resources loaded; earlier tokens and launches no longer work.` };
       },
@@ -302,18 +302,18 @@ ${confirmForm(sandboxPath(s.id, '/delete'), csrf(ctx), 'Delete sandbox', 'deleti
     );
   });
   app.post('/console/s/:id/delete', async (request, reply) => {
-    const ctx = ctxOf(request, reply);
-    ops.deleteSandbox(ctx.sandbox!.id);
+    const ctx = (await ctxOf(request, reply));
+    (await ops.deleteSandbox(ctx.sandbox!.id));
     return home({ request, reply }, { notice: `Sandbox ${ctx.sandbox!.id} deleted.` });
   });
 
   // ---------------------------------------------------------------- patients
   app.get('/console/s/:id/patients', async (request, reply) => {
-    const ctx = ctxOf(request, reply);
+    const ctx = (await ctxOf(request, reply));
     const q = request.query as { name?: unknown; page?: unknown };
     const name = typeof q.name === 'string' ? q.name : '';
     const pageNo = typeof q.page === 'string' && /^\d{1,4}$/.test(q.page) ? Number(q.page) : 1;
-    const r = ops.searchPatients(ctx.sandbox!.id, { name, page: pageNo, count: 20 });
+    const r = (await ops.searchPatients(ctx.sandbox!.id, { name, page: pageNo, count: 20 }));
     const link = (p: number) => `${sandboxPath(ctx.sandbox!.id, '/patients')}?${new URLSearchParams({ ...(name ? { name } : {}), page: String(p) })}`;
     return page(ctx, {
       title: 'Patients',
@@ -343,9 +343,9 @@ ${r.hasNext ? html`<a href="${link(r.page + 1)}" rel="next">Next page</a>` : ''}
   });
 
   app.get('/console/s/:id/patients/:patient', async (request, reply) => {
-    const ctx = ctxOf(request, reply);
+    const ctx = (await ctxOf(request, reply));
     const { patient } = request.params as { patient: string };
-    const s = ops.patientSummary(ctx.sandbox!.id, patient);
+    const s = (await ops.patientSummary(ctx.sandbox!.id, patient));
     const p = s.patient as Resource & Record<string, any>;
     const list = (items: Resource[], empty: string, row: (r: Record<string, any>) => Html) =>
       items.length ? html`<ul>${items.map((i) => html`<li>${row(i as Record<string, any>)}</li>`)}</ul>` : html`<p>${empty}</p>`;
@@ -406,9 +406,9 @@ ${list(s.encounters, 'No encounters.', (e) => html`${e.period?.start ?? ''} ${e.
       ? html`App <code>${clientId}</code> saved. Its client secret, shown only this once: <code class="secret">${secret}</code>`
       : html`App <code>${clientId}</code> saved.`;
 
-  const appsPage = (ctx: Ctx, o: Outcome = {}) => {
+  const appsPage = async (ctx: Ctx, o: Outcome = {}) => {
     const s = ctx.sandbox!;
-    const apps = ops.listClients(s.id);
+    const apps = (await ops.listClients(s.id));
     const f = o.form;
     return page(
       ctx,
@@ -453,20 +453,20 @@ ${clientFields(f)}
     );
   };
 
-  app.get('/console/s/:id/apps', async (request, reply) => appsPage(ctxOf(request, reply)));
+  app.get('/console/s/:id/apps', async (request, reply) => appsPage((await ctxOf(request, reply))));
   app.post('/console/s/:id/apps', async (request, reply) => {
-    const ctx = ctxOf(request, reply);
+    const ctx = (await ctxOf(request, reply));
     return action(
       ctx,
-      () => {
-        const out = ops.addClient(ctx.sandbox!.id, clientBodyFromForm(body(request)));
+      async () => {
+        const out = (await ops.addClient(ctx.sandbox!.id, clientBodyFromForm(body(request))));
         return { notice: secretNotice(out.client.clientId, out.generatedSecret) };
       },
       appsPage,
     );
   });
   app.post('/console/s/:id/apps/manifest', async (request, reply) => {
-    const ctx = ctxOf(request, reply);
+    const ctx = (await ctxOf(request, reply));
     return action(
       ctx,
       async () => {
@@ -474,17 +474,17 @@ ${clientFields(f)}
         const url = field(f, 'manifest_url');
         const manifest = parseJsonField(f, 'manifest', 'the manifest') ?? (url ? await fetchManifest(url) : undefined);
         if (manifest === undefined) throw badRequest('give a manifest URL or paste the manifest JSON', ['manifest']);
-        const out = ops.addClientFromManifest(ctx.sandbox!.id, manifest, { clientId: field(f, 'clientId'), consent: field(f, 'consent') });
+        const out = (await ops.addClientFromManifest(ctx.sandbox!.id, manifest, { clientId: field(f, 'clientId'), consent: field(f, 'consent') }));
         return { notice: secretNotice(out.client.clientId, out.generatedSecret) };
       },
       appsPage,
     );
   });
 
-  const editApp = (ctx: Ctx, o: Outcome = {}) => {
+  const editApp = async (ctx: Ctx, o: Outcome = {}) => {
     const s = ctx.sandbox!;
     const { client } = ctx.request.params as { client: string };
-    const c = ops.listClients(s.id).find((x) => x.clientId === client);
+    const c = (await ops.listClients(s.id)).find((x) => x.clientId === client);
     if (!c) throw new FhirError(404, [{ severity: 'error', code: 'not-found', diagnostics: `app ${client} does not exist in sandbox ${s.id}` }]);
     return page(
       ctx,
@@ -505,26 +505,26 @@ ${clientFields(o.form, c)}
       o.status,
     );
   };
-  app.get('/console/s/:id/apps/:client', async (request, reply) => editApp(ctxOf(request, reply)));
+  app.get('/console/s/:id/apps/:client', async (request, reply) => editApp((await ctxOf(request, reply))));
   app.post('/console/s/:id/apps/:client', async (request, reply) => {
-    const ctx = ctxOf(request, reply);
+    const ctx = (await ctxOf(request, reply));
     const { client } = request.params as { client: string };
     return action(
       ctx,
-      () => {
-        const out = ops.updateClient(ctx.sandbox!.id, client, clientBodyFromForm(body(request), client));
+      async () => {
+        const out = (await ops.updateClient(ctx.sandbox!.id, client, clientBodyFromForm(body(request), client)));
         return { notice: secretNotice(out.client.clientId, out.generatedSecret) };
       },
       editApp,
     );
   });
   app.post('/console/s/:id/apps/:client/delete', async (request, reply) => {
-    const ctx = ctxOf(request, reply);
+    const ctx = (await ctxOf(request, reply));
     const { client } = request.params as { client: string };
     return action(
       ctx,
-      () => {
-        ops.removeClient(ctx.sandbox!.id, client);
+      async () => {
+        (await ops.removeClient(ctx.sandbox!.id, client));
         return { notice: html`App <code>${client}</code> deleted; its tokens are revoked.` };
       },
       appsPage,
@@ -532,9 +532,9 @@ ${clientFields(o.form, c)}
   });
 
   // ---------------------------------------------------------------- personas
-  const personasPage = (ctx: Ctx, o: Outcome = {}) => {
+  const personasPage = async (ctx: Ctx, o: Outcome = {}) => {
     const s = ctx.sandbox!;
-    const list = ops.listPersonas(s.id);
+    const list = (await ops.listPersonas(s.id));
     const f = o.form;
     return page(
       ctx,
@@ -572,14 +572,14 @@ ${csrfField(csrf(ctx))}
       o.status,
     );
   };
-  app.get('/console/s/:id/personas', async (request, reply) => personasPage(ctxOf(request, reply)));
+  app.get('/console/s/:id/personas', async (request, reply) => personasPage((await ctxOf(request, reply))));
   app.post('/console/s/:id/personas', async (request, reply) => {
-    const ctx = ctxOf(request, reply);
+    const ctx = (await ctxOf(request, reply));
     return action(
       ctx,
-      () => {
+      async () => {
         const f = body(request);
-        const out = ops.addPersona(ctx.sandbox!.id, { username: field(f, 'username'), resource: field(f, 'resource'), name: field(f, 'name'), password: field(f, 'password') });
+        const out = (await ops.addPersona(ctx.sandbox!.id, { username: field(f, 'username'), resource: field(f, 'resource'), name: field(f, 'name'), password: field(f, 'password') }));
         return {
           notice: out.generatedPassword
             ? html`Persona <code>${out.persona.username}</code> added. Its password, shown only this once: <code class="secret">${out.generatedPassword}</code>`
@@ -590,12 +590,12 @@ ${csrfField(csrf(ctx))}
     );
   });
   app.post('/console/s/:id/personas/:username/delete', async (request, reply) => {
-    const ctx = ctxOf(request, reply);
+    const ctx = (await ctxOf(request, reply));
     const { username } = request.params as { username: string };
     return action(
       ctx,
-      () => {
-        ops.removePersona(ctx.sandbox!.id, username);
+      async () => {
+        (await ops.removePersona(ctx.sandbox!.id, username));
         return { notice: html`Persona <code>${username}</code> deleted; its sessions and tokens are revoked.` };
       },
       personasPage,
@@ -603,7 +603,7 @@ ${csrfField(csrf(ctx))}
   });
 
   // ---------------------------------------------------------------- launch + scenarios
-  const launchPage = (ctx: Ctx, o: Outcome = {}) => {
+  const launchPage = async (ctx: Ctx, o: Outcome = {}) => {
     const s = ctx.sandbox!;
     const q = ctx.request.query as { patient?: unknown; client?: unknown };
     const f: Form = o.form ?? {
@@ -611,10 +611,10 @@ ${csrfField(csrf(ctx))}
       client_id: typeof q.client === 'string' ? q.client : undefined,
       need_patient_banner: 'yes',
     };
-    const apps = ops.listClients(s.id).filter((c) => c.launchUri);
-    const personas = ops.listPersonas(s.id);
-    const scenarios = ops.listScenarios(s.id);
-    const patients = ops.searchPatients(s.id, { count: 50 }).patients;
+    const apps = (await ops.listClients(s.id)).filter((c) => c.launchUri);
+    const personas = (await ops.listPersonas(s.id));
+    const scenarios = (await ops.listScenarios(s.id));
+    const patients = (await ops.searchPatients(s.id, { count: 50 })).patients;
     const chosenApp = val(f, 'client_id', apps[0]?.clientId ?? '');
     const chosenPersona = val(f, 'username');
     return page(
@@ -687,13 +687,13 @@ ${confirmForm(sandboxPath(s.id, `/scenarios/${sc.id}/delete`), csrf(ctx), 'Delet
     return ehrFrame(ctx, launch, clientId);
   };
 
-  const ehrFrame = (ctx: Ctx, launch: LaunchResponse, clientId: string) => {
+  const ehrFrame = async (ctx: Ctx, launch: LaunchResponse, clientId: string) => {
     const s = ctx.sandbox!;
     const params = launch.parameters;
-    const app = ops.listClients(s.id).find((c) => c.clientId === clientId);
-    const persona = launch.username !== 'none' ? ops.listPersonas(s.id).find((p) => p.username === launch.username) : undefined;
+    const app = (await ops.listClients(s.id)).find((c) => c.clientId === clientId);
+    const persona = launch.username !== 'none' ? (await ops.listPersonas(s.id)).find((p) => p.username === launch.username) : undefined;
     const patientId = typeof params.patient === 'string' ? params.patient : undefined;
-    const patient = patientId ? (deps.services.fhir.read(ops.sandbox(s.id).key, 'Patient', patientId) as (Resource & Record<string, any>) | undefined) : undefined;
+    const patient = patientId ? ((await deps.services.fhir.read((await ops.sandbox(s.id)).key, 'Patient', patientId)) as (Resource & Record<string, any>) | undefined) : undefined;
     const showBanner = params.need_patient_banner === false;
     const appOrigin = new URL(launch.launch_url!).origin;
     const self = new URL(deps.config.publicUrl).origin;
@@ -721,45 +721,45 @@ ${typeof params.encounter === 'string' ? html`<span>encounter <code>${params.enc
     return sendPage(ctx.reply, doc);
   };
 
-  app.get('/console/s/:id/launch', async (request, reply) => launchPage(ctxOf(request, reply)));
+  app.get('/console/s/:id/launch', async (request, reply) => launchPage((await ctxOf(request, reply))));
   app.post('/console/s/:id/launch', async (request, reply) => {
-    const ctx = ctxOf(request, reply);
+    const ctx = (await ctxOf(request, reply));
     return action(
       ctx,
-      () => {
+      async () => {
         const f = body(request);
         const reg = launchBodyFromForm(f);
         const mode = field(f, 'mode');
         if (mode === 'save') {
-          const sc = ops.createScenario(ctx.sandbox!.id, { name: field(f, 'name'), description: field(f, 'description'), ...reg });
+          const sc = (await ops.createScenario(ctx.sandbox!.id, { name: field(f, 'name'), description: field(f, 'description'), ...reg }));
           return { notice: html`Scenario <strong>${sc.name}</strong> saved.`, form: f };
         }
-        return open(ctx, ops.launch(ctx.sandbox!.id, reg), mode, reg.client_id);
+        return open(ctx, (await ops.launch(ctx.sandbox!.id, reg)), mode, reg.client_id);
       },
       launchPage,
     );
   });
   app.post('/console/s/:id/scenarios/:scenario/launch', async (request, reply) => {
-    const ctx = ctxOf(request, reply);
+    const ctx = (await ctxOf(request, reply));
     const sid = (request.params as { scenario: string }).scenario;
     return action(
       ctx,
-      () => {
+      async () => {
         if (!/^\d{1,12}$/.test(sid)) throw badRequest('scenario id must be a number');
-        const { scenario, launch } = ops.launchScenario(ctx.sandbox!.id, Number(sid));
+        const { scenario, launch } = (await ops.launchScenario(ctx.sandbox!.id, Number(sid)));
         return open(ctx, launch, field(body(request), 'mode'), scenario.clientId);
       },
       launchPage,
     );
   });
   app.post('/console/s/:id/scenarios/:scenario/delete', async (request, reply) => {
-    const ctx = ctxOf(request, reply);
+    const ctx = (await ctxOf(request, reply));
     const sid = (request.params as { scenario: string }).scenario;
     return action(
       ctx,
-      () => {
+      async () => {
         if (!/^\d{1,12}$/.test(sid)) throw badRequest('scenario id must be a number');
-        ops.deleteScenario(ctx.sandbox!.id, Number(sid));
+        (await ops.deleteScenario(ctx.sandbox!.id, Number(sid)));
         return { notice: 'Scenario deleted.' };
       },
       launchPage,
@@ -768,8 +768,8 @@ ${typeof params.encounter === 'string' ? html`<span>encounter <code>${params.enc
 
   // ---------------------------------------------------------------- inspector
   app.get('/console/s/:id/inspector', async (request, reply) => {
-    const ctx = ctxOf(request, reply);
-    const launches = ops.inspect(ctx.sandbox!.id, 50);
+    const ctx = (await ctxOf(request, reply));
+    const launches = (await ops.inspect(ctx.sandbox!.id, 50));
     return page(ctx, {
       title: 'Launch inspector',
       active: 'inspector',

@@ -18,7 +18,7 @@ export interface Scenario {
   lastLaunchedAt?: number;
 }
 
-interface Row {
+export interface ScenarioRow {
   id: number;
   tenant: number;
   name: string;
@@ -30,7 +30,7 @@ interface Row {
   last_launched_at: number | null;
 }
 
-const toScenario = (r: Row): Scenario => ({
+export const toScenario = (r: ScenarioRow): Scenario => ({
   id: r.id,
   sandboxKey: r.tenant,
   name: r.name,
@@ -44,7 +44,25 @@ const toScenario = (r: Row): Scenario => ({
 
 export class ScenarioExists extends Error {}
 
-export class ScenarioStore {
+export interface ScenarioStore {
+  list(sandboxKey: number): Promise<Scenario[]>;
+  get(sandboxKey: number, id: number): Promise<Scenario | undefined>;
+  /** Throws ScenarioExists when the name is taken in this sandbox. */
+  create(sandboxKey: number, s: NewScenario): Promise<Scenario>;
+  delete(sandboxKey: number, id: number): Promise<boolean>;
+  markLaunched(sandboxKey: number, id: number, at?: number): Promise<void>;
+  purgeSandbox(sandboxKey: number): Promise<void>;
+}
+
+export interface NewScenario {
+  name: string;
+  description?: string;
+  clientId: string;
+  username?: string;
+  parameters: Record<string, unknown>;
+}
+
+export class SqliteScenarioStore implements ScenarioStore {
   private readonly listQ;
   private readonly oneQ;
   private readonly byNameQ;
@@ -65,30 +83,30 @@ export class ScenarioStore {
     this.purgeQ = db.prepare('DELETE FROM console_scenario WHERE tenant = ?');
   }
 
-  list(sandboxKey: number): Scenario[] {
-    return (this.listQ.all(sandboxKey) as Row[]).map(toScenario);
+  async list(sandboxKey: number): Promise<Scenario[]> {
+    return (this.listQ.all(sandboxKey) as ScenarioRow[]).map(toScenario);
   }
 
-  get(sandboxKey: number, id: number): Scenario | undefined {
-    const r = this.oneQ.get(sandboxKey, id) as Row | undefined;
+  async get(sandboxKey: number, id: number): Promise<Scenario | undefined> {
+    const r = this.oneQ.get(sandboxKey, id) as ScenarioRow | undefined;
     return r && toScenario(r);
   }
 
-  create(sandboxKey: number, s: { name: string; description?: string; clientId: string; username?: string; parameters: Record<string, unknown> }): Scenario {
+  async create(sandboxKey: number, s: NewScenario): Promise<Scenario> {
     if (this.byNameQ.get(sandboxKey, s.name)) throw new ScenarioExists(`a scenario named "${s.name}" already exists`);
     const info = this.insQ.run(sandboxKey, s.name, s.description ?? null, s.clientId, s.username ?? null, JSON.stringify(s.parameters), Date.now());
-    return this.get(sandboxKey, Number(info.lastInsertRowid))!;
+    return (await this.get(sandboxKey, Number(info.lastInsertRowid)))!;
   }
 
-  delete(sandboxKey: number, id: number): boolean {
+  async delete(sandboxKey: number, id: number): Promise<boolean> {
     return this.delQ.run(sandboxKey, id).changes > 0;
   }
 
-  markLaunched(sandboxKey: number, id: number, at = Date.now()): void {
+  async markLaunched(sandboxKey: number, id: number, at = Date.now()): Promise<void> {
     this.launchedQ.run(at, sandboxKey, id);
   }
 
-  purgeSandbox(sandboxKey: number): void {
+  async purgeSandbox(sandboxKey: number): Promise<void> {
     this.purgeQ.run(sandboxKey);
   }
 }

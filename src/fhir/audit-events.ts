@@ -248,7 +248,7 @@ function parse(params: [string, string][], req: AuditRequest): Parsed {
 }
 
 /** The response body (JSON text) of a request under `{base}/AuditEvent`. */
-export function auditEventResponse(req: AuditRequest): string {
+export async function auditEventResponse(req: AuditRequest): Promise<string> {
   const { path, method } = req;
   const isSearch = (method === 'GET' || method === 'HEAD') && path.length === 1;
   const isPostSearch = method === 'POST' && path.length === 2 && path[1] === '_search';
@@ -266,7 +266,7 @@ export function auditEventResponse(req: AuditRequest): string {
 
   if (isRead) {
     const m = ID_RE.exec(path[1]);
-    const rec = m ? req.source.get(req.sandbox.key, Number(m[1])) : undefined;
+    const rec = m ? await req.source.get(req.sandbox.key, Number(m[1])) : undefined;
     if (!rec) throw notFound('resource not found');
     return JSON.stringify(toAuditEvent(rec, req.sandbox, req.publicUrl));
   }
@@ -276,13 +276,12 @@ export function auditEventResponse(req: AuditRequest): string {
   let hasMore = false;
   if (!p.none && p.count > 0) {
     if (p.ids) {
-      rows = [...new Set(p.ids)]
-        .sort((a, b) => b - a)
-        .filter((s) => p.q.beforeSeq === undefined || s < p.q.beforeSeq)
-        .map((s) => req.source!.get(req.sandbox.key, s))
-        .filter((r): r is AuditSourceRecord => r !== undefined && matches(r, p.q));
+      const seqs = [...new Set(p.ids)].sort((a, b) => b - a).filter((s) => p.q.beforeSeq === undefined || s < p.q.beforeSeq);
+      const found: (AuditSourceRecord | undefined)[] = [];
+      for (const s of seqs) found.push(await req.source.get(req.sandbox.key, s));
+      rows = found.filter((r): r is AuditSourceRecord => r !== undefined && matches(r, p.q));
     } else {
-      rows = req.source.query(req.sandbox.key, { ...p.q, limit: p.count + 1 });
+      rows = await req.source.query(req.sandbox.key, { ...p.q, limit: p.count + 1 });
     }
     hasMore = rows.length > p.count;
     rows = rows.slice(0, p.count);

@@ -33,6 +33,6 @@ export interface AuditSourceQuery {
 
 export interface AuditEventSource {
   /** Records of one sandbox, newest first. */
-  query(sandboxKey: number, q: AuditSourceQuery): AuditSourceRecord[];
-  get(sandboxKey: number, seq: number): AuditSourceRecord | undefined;
+  query(sandboxKey: number, q: AuditSourceQuery): Promise<AuditSourceRecord[]>;
+  get(sandboxKey: number, seq: number): Promise<AuditSourceRecord | undefined>;
 }

@@ -1,17 +1,19 @@
 /**
  * Batch and transaction Bundles (R4 §3.1.0.11 / §3.1.0.12), "plan then apply": the plan resolves
  * conditional creates/updates, assigns ids, maps `urn:uuid` (and other) fullUrls to the new
- * `Type/id`, resolves conditional references, and rewrites references; then every entry is applied
- * in the spec's order (DELETE, POST, PUT/PATCH, GET/HEAD) inside ONE synchronous SQLite transaction.
- * A transaction is all-or-nothing; a batch gives per-entry outcomes (each entry in a savepoint).
+ * `Type/id`, resolves conditional references, and rewrites references; then every entry is planned
+ * in the spec's order (DELETE, POST, PUT/PATCH, GET/HEAD) into ONE write set that the store applies
+ * atomically at the end (ADR 0004: never a transaction held across an await). Entries see the versions
+ * planned by earlier entries. A transaction is all-or-nothing; a batch gives per-entry outcomes (each
+ * entry its own atomic write).
  * Every entry goes through the same per-request repository, so access control applies unchanged.
  */
 import { randomUUID } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import { badRequest, FhirError, preconditionFailed } from '../errors/errors.js';
 import { ID_PATTERN } from './definitions.js';
-import { type FhirRepository, versionEtag } from './repository.js';
-import type { StoredResource } from './store.js';
+import { type FhirRepository, versionEtag, WriteSet } from './repository.js';
+import { type StoredResource, VersionConflict } from './store.js';
 
 export type PreferReturn = 'minimal' | 'representation' | 'OperationOutcome';
 
@@ -97,7 +99,7 @@ function rewriteReferences(node: any, resolve: (ref: string) => string | undefin
 }
 
 /** Transaction planning: ids, fullUrl mapping, conditional references. */
-function resolveTransaction(repo: FhirRepository, bundle: Record<string, any>, planned: Planned[]): void {
+async function resolveTransaction(repo: FhirRepository, bundle: Record<string, any>, planned: Planned[]): Promise<void> {
   const map = new Map<string, string>();
   const entries = bundle.entry as any[];
   for (const p of planned) {
@@ -106,14 +108,14 @@ function resolveTransaction(repo: FhirRepository, bundle: Record<string, any>, p
       if (p.method === 'POST' && p.path.length === 1) {
         repo.requireType(type);
         if (p.ifNoneExist) {
-          const found = repo.search([type], [...new URLSearchParams(p.ifNoneExist)], { strict: true, count: 2 }).matches;
+          const found = (await repo.search([type], [...new URLSearchParams(p.ifNoneExist)], { strict: true, count: 2 })).matches;
           if (found.length > 1) throw preconditionFailed('If-None-Exist matched more than one resource');
           if (found.length === 1) p.existing = found[0].id;
         }
         p.id = p.existing ?? randomUUID();
       } else if (p.method === 'PUT' && p.path.length === 1 && p.query) {
         repo.requireType(type);
-        const found = repo.search([type], [...new URLSearchParams(p.query)], { strict: true, count: 2 }).matches;
+        const found = (await repo.search([type], [...new URLSearchParams(p.query)], { strict: true, count: 2 })).matches;
         if (found.length > 1) throw preconditionFailed('the conditional update criteria matched more than one resource');
         p.id = found[0]?.id ?? (typeof p.resource?.id === 'string' ? p.resource.id : randomUUID());
       } else if (p.method === 'PUT' && p.path.length === 2) {
@@ -131,19 +133,25 @@ function resolveTransaction(repo: FhirRepository, bundle: Record<string, any>, p
     if (ref.startsWith('urn:uuid:') || ref.startsWith('urn:oid:')) {
       throw badRequest(`reference ${ref} does not resolve to any entry of the transaction`);
     }
-    const m = /^([A-Z][A-Za-z]+)\?(.+)$/.exec(ref);
-    if (m) {
-      // Conditional reference (R4 §3.1.0.11.2): exactly one match, or the transaction fails.
-      const found = repo.search([m[1]], [...new URLSearchParams(m[2])], { strict: true, count: 2 }).matches;
-      if (found.length !== 1) throw preconditionFailed(`conditional reference ${ref} matched ${found.length === 0 ? 'no' : 'more than one'} resource`);
-      return `${m[1]}/${found[0].id}`;
-    }
     return undefined;
   };
   for (const p of planned) {
-    if (!p.resource) continue;
+    if (!p.resource || p.method === 'PATCH') continue;
     try {
-      if (p.method !== 'PATCH') rewriteReferences(p.resource, resolve);
+      // Conditional references (R4 §3.1.0.11.2): exactly one match, or the transaction fails.
+      const conditional = new Set<string>();
+      rewriteReferences(p.resource, (ref) => {
+        if (!map.has(ref) && /^[A-Z][A-Za-z]+\?.+$/.test(ref)) conditional.add(ref);
+        return undefined;
+      });
+      for (const ref of conditional) {
+        const q = ref.indexOf('?');
+        const type = ref.slice(0, q);
+        const found = (await repo.search([type], [...new URLSearchParams(ref.slice(q + 1))], { strict: true, count: 2 })).matches;
+        if (found.length !== 1) throw preconditionFailed(`conditional reference ${ref} matched ${found.length === 0 ? 'no' : 'more than one'} resource`);
+        map.set(ref, `${type}/${found[0].id}`);
+      }
+      rewriteReferences(p.resource, resolve);
     } catch (e) {
       throw entryError(p.index, e);
     }
@@ -157,37 +165,37 @@ interface EntryResult {
   body?: unknown;
 }
 
-function apply(repo: FhirRepository, p: Planned, handleGet: (path: string[], query: string) => unknown): EntryResult {
+async function apply(repo: FhirRepository, p: Planned, handleGet: GetHandler, ws: WriteSet): Promise<EntryResult> {
   const [type, id, ...rest] = p.path;
   switch (p.method) {
     case 'DELETE':
       if (p.path.length === 2) {
-        repo.delete(type, id, { ifMatch: p.ifMatch });
+        await repo.delete(type, id, { ifMatch: p.ifMatch }, ws);
         return { status: 204 };
       }
       if (p.path.length === 1 && p.query) {
-        repo.conditionalDelete(type, p.query);
+        await repo.conditionalDelete(type, p.query, ws);
         return { status: 204 };
       }
       break;
     case 'POST':
       if (p.path.length === 1) {
-        if (p.existing) return { status: 200, stored: repo.read(type, p.existing) };
-        const r = repo.create(type, p.resource, { id: p.id, ...(p.id ? {} : { ifNoneExist: p.ifNoneExist }) });
+        if (p.existing) return { status: 200, stored: await repo.read(type, p.existing, ws) };
+        const r = await repo.create(type, p.resource, { id: p.id, ...(p.id ? {} : { ifNoneExist: p.ifNoneExist }) }, ws);
         return { status: r.status, stored: r.stored };
       }
       break;
     case 'PUT':
       if (p.path.length === 1 && p.query) {
         if (p.id) {
-          const r = repo.update(type, p.id, { ...p.resource, id: p.id }, { ifMatch: p.ifMatch });
+          const r = await repo.update(type, p.id, { ...p.resource, id: p.id }, { ifMatch: p.ifMatch }, ws);
           return { status: r.status, stored: r.stored };
         }
-        const r = repo.conditionalUpdate(type, p.query, p.resource, { ifMatch: p.ifMatch });
+        const r = await repo.conditionalUpdate(type, p.query, p.resource, { ifMatch: p.ifMatch }, ws);
         return { status: r.status, stored: r.stored };
       }
       if (p.path.length === 2) {
-        const r = repo.update(type, id, p.resource, { ifMatch: p.ifMatch });
+        const r = await repo.update(type, id, p.resource, { ifMatch: p.ifMatch }, ws);
         return { status: r.status, stored: r.stored };
       }
       break;
@@ -203,14 +211,17 @@ function apply(repo: FhirRepository, p: Planned, handleGet: (path: string[], que
             throw badRequest('the Binary of a PATCH entry must hold a JSON Patch document');
           }
         }
-        const r = p.path.length === 2 ? repo.patch(type, id, ops, { ifMatch: p.ifMatch }) : repo.conditionalPatch(type, p.query, ops, { ifMatch: p.ifMatch });
+        const r =
+          p.path.length === 2
+            ? await repo.patch(type, id, ops, { ifMatch: p.ifMatch }, ws)
+            : await repo.conditionalPatch(type, p.query, ops, { ifMatch: p.ifMatch }, ws);
         return { status: r.status, stored: r.stored };
       }
       break;
     }
     case 'GET':
     case 'HEAD':
-      return { status: 200, body: handleGet(p.path, p.query) };
+      return { status: 200, body: await handleGet(p.path, p.query) };
   }
   void rest;
   throw badRequest(`unsupported ${p.method} ${p.path.join('/')}${p.query ? `?${p.query}` : ''} in a Bundle`);
@@ -236,13 +247,17 @@ function responseEntry(repo: FhirRepository, r: EntryResult, prefer: PreferRetur
   return out;
 }
 
+type GetHandler = (path: string[], query: string) => unknown;
+
+/** Maps a version conflict found at apply time (another writer came first) to 412 / 409. */
+function conflictError(e: unknown, ws: WriteSet): unknown {
+  if (!(e instanceof VersionConflict)) return e;
+  const msg = `version conflict: ${e.type}/${e.id} was changed concurrently`;
+  return ws.ifMatch.has(WriteSet.key(e.type, e.id)) ? preconditionFailed(msg) : new FhirError(409, [{ severity: 'error', code: 'conflict', diagnostics: msg }]);
+}
+
 /** Processes a batch or transaction Bundle; returns the response Bundle. */
-export function processBundle(
-  repo: FhirRepository,
-  body: unknown,
-  prefer: PreferReturn,
-  handleGet: (path: string[], query: string) => unknown,
-): Record<string, unknown> {
+export async function processBundle(repo: FhirRepository, body: unknown, prefer: PreferReturn, handleGet: GetHandler): Promise<Record<string, unknown>> {
   if (!body || typeof body !== 'object' || (body as any).resourceType !== 'Bundle') {
     throw badRequest('POST to the base accepts a Bundle of type batch or transaction');
   }
@@ -254,22 +269,46 @@ export function processBundle(
   const results = new Array<Record<string, unknown>>((bundle.entry ?? []).length);
 
   if (isTx) {
-    repo.store.transaction(() => {
+    const ws = new WriteSet();
+    const outcomes = new Array<EntryResult>((bundle.entry ?? []).length);
+    {
       const planned = plan(repo, bundle);
-      resolveTransaction(repo, bundle, planned);
+      await resolveTransaction(repo, bundle, planned);
       for (const p of planned) {
         if (p.path.length === 2 && (p.method === 'PUT' || p.method === 'DELETE' || p.method === 'PATCH') && !ID_PATTERN.test(p.path[1])) {
           throw entryError(p.index, badRequest('invalid resource id'));
         }
       }
       const ordered = [...planned].sort((a, b) => ORDER[a.method] - ORDER[b.method] || a.index - b.index);
+      const reads = ordered.filter((p) => p.method === 'GET' || p.method === 'HEAD');
       for (const p of ordered) {
+        if (reads.includes(p)) continue;
         try {
-          results[p.index] = responseEntry(repo, apply(repo, p, handleGet), prefer);
+          outcomes[p.index] = await apply(repo, p, handleGet, ws);
         } catch (e) {
           throw entryError(p.index, e);
         }
       }
+      try {
+        await ws.commit(repo.store, repo.tenant);
+      } catch (e) {
+        throw conflictError(e, ws);
+      }
+      // GET/HEAD come last in the spec's order and must see the transaction's writes, so they run after
+      // the commit (a store transaction is never held open across these reads, ADR 0004). A failing
+      // read is reported in its entry; the writes stand.
+      for (const p of reads) {
+        try {
+          outcomes[p.index] = await apply(repo, p, handleGet, ws);
+        } catch (e) {
+          const fe = e instanceof FhirError ? e : entryError(p.index, e);
+          outcomes[p.index] = { status: fe.status, body: fe.outcome };
+        }
+      }
+    }
+    // Rendered after the commit: the planned versions now carry their rids.
+    outcomes.forEach((o, i) => {
+      results[i] = responseEntry(repo, o, prefer);
     });
     return { resourceType: 'Bundle', type: 'transaction-response', entry: results };
   }
@@ -292,7 +331,13 @@ export function processBundle(
       continue;
     }
     try {
-      const r = repo.store.transaction(() => apply(repo, p, handleGet));
+      const ws = new WriteSet();
+      const r = await apply(repo, p, handleGet, ws);
+      try {
+        await ws.commit(repo.store, repo.tenant);
+      } catch (e) {
+        throw conflictError(e, ws);
+      }
       results[i] = responseEntry(repo, r, prefer);
     } catch (e) {
       const fe = e instanceof FhirError ? e : entryError(i, e);

@@ -21,34 +21,34 @@ export function systemSearchTypes(params: [string, string][], all: Iterable<stri
 }
 
 /** Evaluates a GET on the repository; returns the response body as JSON text. */
-export function getText(repo: FhirRepository, path: string[], query: string, opts: { strict?: boolean; allTypes: Iterable<string> }): string {
+export async function getText(repo: FhirRepository, path: string[], query: string, opts: { strict?: boolean; allTypes: Iterable<string> }): Promise<string> {
   const params = [...new URLSearchParams(query)];
   const [type, id, op, vid] = path;
   if (path.length === 0) {
     const types = systemSearchTypes(params, opts.allTypes);
-    const r = repo.search(types, params, { strict: opts.strict });
+    const r = await repo.search(types, params, { strict: opts.strict });
     return repo.searchBundle(r, '');
   }
   if (path.length === 1 && type === '_history') return repo.history({}, new URLSearchParams(query));
   if (path.length === 1) {
-    const r = repo.search([type], params, { strict: opts.strict });
+    const r = await repo.search([type], params, { strict: opts.strict });
     return repo.searchBundle(r, type);
   }
   if (path.length === 2 && id === '_history') return repo.history({ type }, new URLSearchParams(query));
-  if (path.length === 2) return repo.read(type, id).content!;
+  if (path.length === 2) return (await repo.read(type, id)).content!;
   if (path.length === 3 && op === '_history') return repo.history({ type, id }, new URLSearchParams(query));
   if (path.length === 3 && type === 'Patient' && op === '$everything') return repo.everything(id, new URLSearchParams(query));
   if (path.length === 3 && type === 'Patient' && /^[A-Z]/.test(op)) {
     // Compartment search: the patient must be readable, then the search is confined to it.
-    repo.read('Patient', id);
-    const r = repo.search([op], params, { strict: opts.strict, compartment: id });
+    await repo.read('Patient', id);
+    const r = await repo.search([op], params, { strict: opts.strict, compartment: id });
     return repo.searchBundle(r, `Patient/${id}/${op}`);
   }
   if (path.length === 3 && /^[A-Z]/.test(op)) throw badRequest(`compartment searches are supported for Patient only`);
-  if (path.length === 4 && op === '_history') return repo.vread(type, id, vid).content!;
+  if (path.length === 4 && op === '_history') return (await repo.vread(type, id, vid)).content!;
   throw notFoundRoute(path);
 }
 
-export function handleGet(repo: FhirRepository, path: string[], query: string, allTypes: Iterable<string> = resourceTypes()): unknown {
-  return JSON.parse(getText(repo, path, query, { allTypes }));
+export async function handleGet(repo: FhirRepository, path: string[], query: string, allTypes: Iterable<string> = resourceTypes()): Promise<unknown> {
+  return JSON.parse(await getText(repo, path, query, { allTypes }));
 }

@@ -1,13 +1,18 @@
 /**
  * The per-request repository (architecture §6): every FHIR interaction goes through it, and it
  * enforces the request's AccessPolicy itself — route handlers never touch the store. Reads outside
- * what the grant allows answer 404 without echoing anything; writes are checked after being applied
- * inside the transaction (the new version must belong to the context patient's compartment only),
- * and roll back when they do not pass.
+ * what the grant allows answer 404 without echoing anything.
+ *
+ * Writes are "plan then apply" (ADR 0004): reads, validation and indexing happen first (async), and
+ * the planned versions gather in a WriteSet that ONE store call applies atomically, each op checking
+ * inside the transaction that the current version is still the one it was planned against. The access
+ * check of a written version (it must belong to the context patient's compartment only) is decided
+ * from its index rows before the write; a scope's query restriction travels as a WriteGuard that the
+ * store evaluates inside the transaction, rolling everything back when it fails.
  */
 import { randomUUID } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
-import { badRequest, FhirError, forbidden, gone, notFound, preconditionFailed } from '../errors/errors.js';
+import { badRequest, conflict, FhirError, forbidden, gone, notFound, preconditionFailed } from '../errors/errors.js';
 import type { AccessPolicy, Constraint } from './access/policy.js';
 import type { Perm } from './access/scopes.js';
 import { AUDIT_TYPE, auditWriteRefused } from './audit-events.js';
@@ -15,12 +20,12 @@ import { ID_PATTERN, inPatientCompartment, isResourceType, resourceTypes } from 
 import { compartmentsOf, indexResource } from './indexer.js';
 import { core } from './medplum.js';
 import { and, type Cond, FALSE, or, TRUE } from './search/cond.js';
-import { executeSearch, type ExecContext, pageSql, type Row } from './search/execute.js';
+import { executeSearch, type ExecContext, pageSql, pidsNeeded, type Row } from './search/execute.js';
 import { type ParseContext, paramCond, parseSearch, type SearchRequest } from './search/parse.js';
 import { bundleText, type BundleEntryText, renderResource } from './search/results.js';
 import { compile, SqlBuilder } from './search/sql.js';
 import { dateRange } from './search/values.js';
-import type { ResourceStore, StoredResource } from './store.js';
+import { type ResourceStore, type StoredResource, VersionConflict, type WriteGuard, type WriteOp, type WriteRecord } from './store.js';
 import { validateFull } from './validation.js';
 
 export type ValidationLevel = 'full' | 'structure';
@@ -59,6 +64,44 @@ export interface SearchResult {
 }
 
 const NOT_FOUND = 'resource not found';
+
+/**
+ * The planned writes of one request; a transaction Bundle gathers every entry's writes in one set.
+ * Reads of the request see their own planned versions (`pending`, rid 0 until applied).
+ */
+export class WriteSet {
+  readonly ops: WriteOp[] = [];
+  private readonly results: StoredResource[] = [];
+  readonly pending = new Map<string, StoredResource>();
+  /** Keys written under an If-Match: a version conflict there is 412, not a retry. */
+  readonly ifMatch = new Set<string>();
+
+  static key(type: string, id: string): string {
+    return `${type}/${id}`;
+  }
+
+  put(rec: WriteRecord, expect: number, guard: WriteGuard | undefined): StoredResource {
+    this.ops.push({ kind: 'put', rec, expect, guard });
+    const planned: StoredResource = { rid: 0, type: rec.type, id: rec.id, version: rec.version, lastUpdated: rec.lastUpdated, deleted: false, content: rec.content };
+    this.results.push(planned);
+    this.pending.set(WriteSet.key(rec.type, rec.id), planned);
+    return planned;
+  }
+
+  remove(type: string, id: string, version: number, lastUpdated: number, expect: number): void {
+    this.ops.push({ kind: 'remove', type, id, version, lastUpdated, expect });
+    const planned: StoredResource = { rid: 0, type, id, version, lastUpdated, deleted: true, content: null };
+    this.results.push(planned);
+    this.pending.set(WriteSet.key(type, id), planned);
+  }
+
+  /** Applies every op atomically; the planned StoredResources get their rids. */
+  async commit(store: ResourceStore, tenant: number): Promise<void> {
+    if (this.ops.length === 0) return;
+    const out = await store.apply(tenant, this.ops);
+    for (const [i, r] of out.entries()) Object.assign(this.results[i], r);
+  }
+}
 
 export function versionEtag(v: number): string {
   return `W/"${v}"`;
@@ -101,7 +144,30 @@ export class FhirRepository {
     if (!ID_PATTERN.test(id)) throw badRequest(`invalid resource id; ids match ${ID_PATTERN.source}`);
   }
 
-  pid = (type: string, code: string): number => this.store.pid(type, code) ?? 0;
+  private readonly missingPids: [string, string][] = [];
+
+  /** Sync pid lookup for the search compiler: a pid not known to this process is recorded and 0 for now. */
+  pid = (type: string, code: string): number => {
+    const p = this.store.cachedPid(type, code);
+    if (p !== undefined) return p;
+    this.missingPids.push([type, code]);
+    return 0;
+  };
+
+  /**
+   * Runs a synchronous compile step; when it needed pids this process does not know yet (another node
+   * may have allocated them), reloads the dictionary and runs it again.
+   */
+  private async settle<T>(fn: () => T, extra: () => [string, string][] = () => []): Promise<T> {
+    this.missingPids.length = 0;
+    let out = fn();
+    const missing = [...this.missingPids, ...extra().filter(([t, c]) => this.store.cachedPid(t, c) === undefined)];
+    if (missing.length === 0) return out;
+    await this.store.refreshPids();
+    this.missingPids.length = 0;
+    out = fn();
+    return out;
+  }
 
   parseContext(): ParseContext {
     return { pid: this.pid, access: (t) => this.accessCond(t, 's') ?? FALSE, baseUrl: this.baseUrl };
@@ -131,69 +197,114 @@ export class FhirRepository {
     return c === undefined ? undefined : this.constraintCond(type, c);
   }
 
-  /** Does the stored resource `rid` satisfy `cond`? */
-  private satisfies(rid: number, cond: Cond): boolean {
-    if (cond.k === 'and' && cond.items.length === 0) return true;
+  /** SQL that returns a row when the stored resource `rid` satisfies `cond`. */
+  private satisfiesSql(rid: number, cond: Cond): { sql: string; params: unknown[] } {
     const b = new SqlBuilder(this.tenant);
     const sql = `SELECT 1 AS ok FROM resource r WHERE r.rid = ${b.p(rid)} AND r.tenant = ${b.p(this.tenant)} AND ${compile(b, cond, 'r', true)}`;
-    return this.store.query(sql, b.params).length > 0;
+    return { sql, params: b.params };
   }
 
-  private visible(type: string, row: StoredResource, op: Perm): boolean {
+  /** Does the stored resource `rid` satisfy `cond`? */
+  private async satisfies(rid: number, cond: Cond): Promise<boolean> {
+    if (cond.k === 'and' && cond.items.length === 0) return true;
+    const q = this.satisfiesSql(rid, cond);
+    return (await this.store.query(q.sql, q.params)).length > 0;
+  }
+
+  private async visible(type: string, row: StoredResource, op: Perm): Promise<boolean> {
     const c = this.policy.constraint(type, op);
-    return c === 'all' || this.satisfies(row.rid, this.constraintCond(type, c));
+    // A version planned by this very request was admitted by the same constraint.
+    if (c === 'all' || row.rid === 0) return true;
+    const cond = await this.settle(() => this.constraintCond(type, c));
+    return this.satisfies(row.rid, cond);
   }
 
-  /** After a write: the new version must satisfy one alternative, and patient-confined ones exclusively. */
-  private checkWritten(type: string, stored: StoredResource, c: Constraint): void {
-    if (c === 'all') return;
-    const comps = this.store.compartmentsOf(this.tenant, stored.rid);
-    const ok = c.some((a) => {
-      if (a.patient !== undefined && !(comps.length === 1 && comps[0] === a.patient)) return false;
-      if (a.query && !this.satisfies(stored.rid, this.constraintCond(type, [{ query: a.query }]))) return false;
-      return true;
-    });
-    if (!ok) {
-      throw forbidden(
+  /**
+   * Before a write: the new version must satisfy one alternative, and patient-confined ones exclusively.
+   * Compartments are known from the index rows; a scope's query restriction becomes a guard that the
+   * store evaluates on the written version inside the transaction.
+   */
+  private async writeGuard(type: string, compartments: string[], c: Constraint): Promise<WriteGuard | undefined> {
+    if (c === 'all') return undefined;
+    const comps = [...new Set(compartments)];
+    const queries: Cond[] = [];
+    for (const a of c) {
+      if (a.patient !== undefined && !(comps.length === 1 && comps[0] === a.patient)) continue;
+      if (!a.query) return undefined;
+      const query = a.query;
+      queries.push(await this.settle(() => this.constraintCond(type, [{ query }])));
+    }
+    const refuse = () =>
+      forbidden(
         inPatientCompartment(type)
           ? 'the written resource must belong to the compartment of the patient in context, and to no other'
           : `the granted scopes do not allow writing this ${type}`,
       );
+    if (queries.length === 0) throw refuse();
+    const cond = or(...queries);
+    return { sql: (rid) => this.satisfiesSql(rid, cond), error: refuse };
+  }
+
+  /** The current version, as planned by this request's write set or as stored. */
+  private async current(type: string, id: string, ws?: WriteSet): Promise<StoredResource | undefined> {
+    const planned = ws?.pending.get(WriteSet.key(type, id));
+    if (planned) return planned;
+    return ID_PATTERN.test(id) ? this.store.read(this.tenant, type, id) : undefined;
+  }
+
+  /**
+   * Runs one write operation and commits its write set. A version conflict (another writer came first)
+   * is 412 under If-Match, and otherwise retried on the new current version.
+   */
+  private async commit<T>(fn: (ws: WriteSet) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const ws = new WriteSet();
+      const out = await fn(ws);
+      try {
+        await ws.commit(this.store, this.tenant);
+        return out;
+      } catch (e) {
+        if (!(e instanceof VersionConflict)) throw e;
+        if (ws.ifMatch.has(WriteSet.key(e.type, e.id))) throw preconditionFailed(`version conflict: ${e.type}/${e.id} was changed concurrently`);
+        if (attempt >= 4) throw conflict(`version conflict: ${e.type}/${e.id} was changed concurrently; retry`);
+      }
     }
   }
 
   // ---------------------------------------------------------------- read
 
-  read(type: string, id: string): StoredResource {
+  async read(type: string, id: string, ws?: WriteSet): Promise<StoredResource> {
     this.requireType(type);
     this.policy.constraint(type, 'r');
-    const row = ID_PATTERN.test(id) ? this.store.read(this.tenant, type, id) : undefined;
-    if (!row || !this.visible(type, row, 'r')) throw notFound(NOT_FOUND);
+    const row = await this.current(type, id, ws);
+    if (!row || !(await this.visible(type, row, 'r'))) throw notFound(NOT_FOUND);
     if (row.deleted) throw gone('resource deleted');
     return row;
   }
 
-  vread(type: string, id: string, vid: string): StoredResource {
+  async vread(type: string, id: string, vid: string): Promise<StoredResource> {
     this.requireType(type);
     const c = this.policy.constraint(type, 'r');
-    const cur = ID_PATTERN.test(id) ? this.store.read(this.tenant, type, id) : undefined;
-    if (!cur || !this.visible(type, cur, 'r') || !/^\d+$/.test(vid)) throw notFound(NOT_FOUND);
-    const row = this.store.readVersion(this.tenant, type, id, Number(vid));
+    const cur = ID_PATTERN.test(id) ? await this.store.read(this.tenant, type, id) : undefined;
+    if (!cur || !(await this.visible(type, cur, 'r')) || !/^\d+$/.test(vid)) throw notFound(NOT_FOUND);
+    const row = await this.store.readVersion(this.tenant, type, id, Number(vid));
     if (!row) throw notFound(NOT_FOUND);
-    if (!this.versionVisible(type, row, c)) throw notFound(NOT_FOUND);
+    if (!(await this.versionVisible(type, row, c))) throw notFound(NOT_FOUND);
     if (row.deleted) throw gone('this version is a deletion');
     return row;
   }
 
   /** A past version may have belonged to another compartment: check its own content. */
-  private versionVisible(_type: string, row: StoredResource, c: Constraint): boolean {
+  private async versionVisible(_type: string, row: StoredResource, c: Constraint): Promise<boolean> {
     if (c === 'all') return true;
-    return c.some((a) => {
-      if (a.query) return false; // history of query-restricted grants is refused (cannot evaluate past versions)
+    let comps: string[] | undefined;
+    for (const a of c) {
+      if (a.query) continue; // history of query-restricted grants is refused (cannot evaluate past versions)
       if (a.patient === undefined) return true;
-      const comps = row.content ? compartmentsOf(JSON.parse(row.content) as Resource) : this.store.compartmentsOf(this.tenant, row.rid);
-      return comps.includes(a.patient);
-    });
+      comps ??= row.content ? compartmentsOf(JSON.parse(row.content) as Resource) : await this.store.compartmentsOf(this.tenant, row.rid);
+      if (comps.includes(a.patient)) return true;
+    }
+    return false;
   }
 
   // ---------------------------------------------------------------- write
@@ -205,17 +316,26 @@ export class FhirRepository {
     return r;
   }
 
-  private checkIfMatch(cur: StoredResource | undefined, ifMatch: string | undefined): void {
+  private checkIfMatch(cur: StoredResource | undefined, ifMatch: string | undefined, ws: WriteSet, key: string): void {
     if (ifMatch === undefined) return;
     const v = parseEtag(ifMatch);
     if (v === undefined) throw badRequest(`malformed If-Match header ${JSON.stringify(ifMatch)}`);
     if (!cur || cur.deleted || cur.version !== v) {
       throw preconditionFailed(`version conflict: If-Match ${ifMatch} does not match the current version`);
     }
+    ws.ifMatch.add(key);
   }
 
-  /** Builds, validates, indexes and stores a new version; checks the access constraint after writing. */
-  private write(type: string, id: string, body: Record<string, any>, method: 'POST' | 'PUT' | 'PATCH', c: Constraint, cur?: StoredResource): StoredResource {
+  /** Builds, validates and indexes a new version and plans it in `ws`, guarded by the access constraint. */
+  private async write(
+    ws: WriteSet,
+    type: string,
+    id: string,
+    body: Record<string, any>,
+    method: 'POST' | 'PUT' | 'PATCH',
+    c: Constraint,
+    cur?: StoredResource,
+  ): Promise<StoredResource> {
     const version = cur ? cur.version + 1 : 1;
     const now = Date.now();
     const { resourceType: _rt, id: _id, meta, ...rest } = body;
@@ -229,133 +349,142 @@ export class FhirRepository {
     } as Resource;
     if (this.validation === 'full') validateFull(resource);
     const ix = indexResource(resource);
-    const content = JSON.stringify(resource);
-    return this.store.transaction(() => {
-      const stored = this.store.put(this.tenant, {
-        type,
-        id,
-        content,
-        version,
-        lastUpdated: now,
-        method,
-        index: ix.rows,
-        compartments: ix.compartments,
-      });
-      this.checkWritten(type, stored, c);
-      return stored;
-    });
+    const guard = await this.writeGuard(type, ix.compartments, c);
+    const rec: WriteRecord = { type, id, content: JSON.stringify(resource), version, lastUpdated: now, method, index: ix.rows, compartments: ix.compartments };
+    return ws.put(rec, cur?.version ?? 0, guard);
   }
 
   /** Ids of `type` matching conditional criteria (conditional create/update/delete/patch). */
-  private conditionalMatches(type: string, query: string): Row[] {
+  private async conditionalMatches(type: string, query: string): Promise<Row[]> {
     const params = [...new URLSearchParams(query)];
     if (params.length === 0) throw badRequest('conditional criteria must not be empty');
-    const r = this.search([type], params, { strict: true, count: 2 });
+    const r = await this.search([type], params, { strict: true, count: 2 });
     return r.matches;
   }
 
-  create(type: string, body: unknown, opts: { ifNoneExist?: string; id?: string } = {}): WriteOutcome {
+  /** Runs `fn` in the caller's write set (a transaction Bundle), or in its own committed one. */
+  private inSet<T>(ws: WriteSet | undefined, fn: (ws: WriteSet) => Promise<T>): Promise<T> {
+    return ws ? fn(ws) : this.commit(fn);
+  }
+
+  create(type: string, body: unknown, opts: { ifNoneExist?: string; id?: string } = {}, ws?: WriteSet): Promise<WriteOutcome> {
     this.requireWritableType(type);
     const c = this.policy.constraint(type, 'c');
     const r = this.checkBody(type, body);
-    if (opts.ifNoneExist !== undefined) {
-      const found = this.conditionalMatches(type, opts.ifNoneExist);
-      if (found.length > 1) throw preconditionFailed('If-None-Exist matched more than one resource');
-      if (found.length === 1) return { status: 200, stored: this.read(type, found[0].id) };
-    }
-    // R4 §3.1.0.2: the server assigns the id of a created resource; a client id is ignored.
-    return { status: 201, stored: this.write(type, opts.id ?? randomUUID(), r, 'POST', c) };
+    return this.inSet(ws, async (set) => {
+      if (opts.ifNoneExist !== undefined) {
+        const found = await this.conditionalMatches(type, opts.ifNoneExist);
+        if (found.length > 1) throw preconditionFailed('If-None-Exist matched more than one resource');
+        if (found.length === 1) return { status: 200, stored: await this.read(type, found[0].id, set) };
+      }
+      // R4 §3.1.0.2: the server assigns the id of a created resource; a client id is ignored.
+      return { status: 201, stored: await this.write(set, type, opts.id ?? randomUUID(), r, 'POST', c) };
+    });
   }
 
-  update(type: string, id: string, body: unknown, opts: { ifMatch?: string } = {}): WriteOutcome {
+  update(type: string, id: string, body: unknown, opts: { ifMatch?: string } = {}, ws?: WriteSet): Promise<WriteOutcome> {
     this.requireWritableType(type);
     this.requireId(id);
     const r = this.checkBody(type, body);
     if (r.id === undefined) throw badRequest('the resource must carry its id for an update', ['id']);
     if (r.id !== id) throw badRequest(`the resource id ${JSON.stringify(r.id)} does not match the URL id`, ['id']);
-    const cur = this.store.read(this.tenant, type, id);
-    if (cur) {
-      const c = this.policy.constraint(type, cur.deleted ? 'c' : 'u');
-      if (!this.visible(type, cur, cur.deleted ? 'c' : 'u')) throw notFound(NOT_FOUND);
-      this.checkIfMatch(cur, opts.ifMatch);
-      return { status: cur.deleted ? 201 : 200, stored: this.write(type, id, r, 'PUT', c, cur) };
-    }
-    const c = this.policy.constraint(type, 'c');
-    this.checkIfMatch(undefined, opts.ifMatch);
-    return { status: 201, stored: this.write(type, id, r, 'PUT', c) };
+    return this.inSet(ws, async (set) => {
+      const cur = await this.current(type, id, set);
+      const key = WriteSet.key(type, id);
+      if (cur) {
+        const c = this.policy.constraint(type, cur.deleted ? 'c' : 'u');
+        if (!(await this.visible(type, cur, cur.deleted ? 'c' : 'u'))) throw notFound(NOT_FOUND);
+        this.checkIfMatch(cur, opts.ifMatch, set, key);
+        return { status: cur.deleted ? 201 : 200, stored: await this.write(set, type, id, r, 'PUT', c, cur) };
+      }
+      const c = this.policy.constraint(type, 'c');
+      this.checkIfMatch(undefined, opts.ifMatch, set, key);
+      return { status: 201, stored: await this.write(set, type, id, r, 'PUT', c) };
+    });
   }
 
-  conditionalUpdate(type: string, query: string, body: unknown, opts: { ifMatch?: string } = {}): WriteOutcome {
+  async conditionalUpdate(type: string, query: string, body: unknown, opts: { ifMatch?: string } = {}, ws?: WriteSet): Promise<WriteOutcome> {
     this.requireWritableType(type);
     const r = this.checkBody(type, body);
-    const found = this.conditionalMatches(type, query);
+    const found = await this.conditionalMatches(type, query);
     if (found.length > 1) throw preconditionFailed('the conditional update criteria matched more than one resource');
     if (found.length === 1) {
       if (r.id !== undefined && r.id !== found[0].id) throw badRequest('the resource id does not match the resource found by the criteria', ['id']);
-      return this.update(type, found[0].id, { ...r, id: found[0].id }, opts);
+      return this.update(type, found[0].id, { ...r, id: found[0].id }, opts, ws);
     }
-    if (r.id !== undefined) return this.update(type, String(r.id), r, opts);
-    return this.create(type, r);
+    if (r.id !== undefined) return this.update(type, String(r.id), r, opts, ws);
+    return this.create(type, r, {}, ws);
   }
 
-  patch(type: string, id: string, ops: unknown, opts: { ifMatch?: string } = {}): WriteOutcome {
+  patch(type: string, id: string, ops: unknown, opts: { ifMatch?: string } = {}, ws?: WriteSet): Promise<WriteOutcome> {
     this.requireWritableType(type);
     const c = this.policy.constraint(type, 'u');
-    const cur = ID_PATTERN.test(id) ? this.store.read(this.tenant, type, id) : undefined;
-    if (!cur || !this.visible(type, cur, 'u')) throw notFound(NOT_FOUND);
-    if (cur.deleted) throw gone('resource deleted');
-    this.checkIfMatch(cur, opts.ifMatch);
-    if (!Array.isArray(ops) || ops.some((o) => !o || typeof o !== 'object' || typeof o.op !== 'string' || typeof o.path !== 'string')) {
-      throw badRequest('a JSON Patch body is an array of operations, each with "op" and "path" (RFC 6902)');
-    }
-    const doc = JSON.parse(cur.content!) as Record<string, any>;
-    let errors: unknown[];
-    try {
-      errors = core.applyPatch(doc, ops as any);
-    } catch (e) {
-      throw badRequest(`JSON Patch failed: ${(e as Error).message}`);
-    }
-    const failed = errors.find((e) => e !== null) as Error | undefined;
-    if (failed) {
-      const status = failed.name === 'TestError' || /Test failed/.test(failed.message) ? 422 : 400;
-      throw new FhirError(status, [{ severity: 'error', code: 'processing', diagnostics: `JSON Patch failed: ${failed.message}` }]);
-    }
-    if (doc.resourceType !== type || doc.id !== id) throw badRequest('a patch may not change resourceType or id');
-    return { status: 200, stored: this.write(type, id, doc, 'PATCH', c, cur) };
+    return this.inSet(ws, async (set) => {
+      const cur = await this.current(type, id, set);
+      if (!cur || !(await this.visible(type, cur, 'u'))) throw notFound(NOT_FOUND);
+      if (cur.deleted) throw gone('resource deleted');
+      this.checkIfMatch(cur, opts.ifMatch, set, WriteSet.key(type, id));
+      if (!Array.isArray(ops) || ops.some((o) => !o || typeof o !== 'object' || typeof o.op !== 'string' || typeof o.path !== 'string')) {
+        throw badRequest('a JSON Patch body is an array of operations, each with "op" and "path" (RFC 6902)');
+      }
+      const doc = JSON.parse(cur.content!) as Record<string, any>;
+      let errors: unknown[];
+      try {
+        errors = core.applyPatch(doc, structuredClone(ops) as any);
+      } catch (e) {
+        throw badRequest(`JSON Patch failed: ${(e as Error).message}`);
+      }
+      const failed = errors.find((e) => e !== null) as Error | undefined;
+      if (failed) {
+        const status = failed.name === 'TestError' || /Test failed/.test(failed.message) ? 422 : 400;
+        throw new FhirError(status, [{ severity: 'error', code: 'processing', diagnostics: `JSON Patch failed: ${failed.message}` }]);
+      }
+      if (doc.resourceType !== type || doc.id !== id) throw badRequest('a patch may not change resourceType or id');
+      return { status: 200 as const, stored: await this.write(set, type, id, doc, 'PATCH', c, cur) };
+    });
   }
 
-  conditionalPatch(type: string, query: string, ops: unknown, opts: { ifMatch?: string } = {}): WriteOutcome {
+  async conditionalPatch(type: string, query: string, ops: unknown, opts: { ifMatch?: string } = {}, ws?: WriteSet): Promise<WriteOutcome> {
     this.requireWritableType(type);
-    const found = this.conditionalMatches(type, query);
+    const found = await this.conditionalMatches(type, query);
     if (found.length === 0) throw notFound('no resource matches the conditional patch criteria');
     if (found.length > 1) throw preconditionFailed('the conditional patch criteria matched more than one resource');
-    return this.patch(type, found[0].id, ops, opts);
+    return this.patch(type, found[0].id, ops, opts, ws);
   }
 
   /** Deletes; returns false when the resource was already deleted. */
-  delete(type: string, id: string, opts: { ifMatch?: string } = {}): boolean {
+  delete(type: string, id: string, opts: { ifMatch?: string } = {}, ws?: WriteSet): Promise<boolean> {
     this.requireWritableType(type);
     this.policy.constraint(type, 'd');
-    const cur = ID_PATTERN.test(id) ? this.store.read(this.tenant, type, id) : undefined;
-    if (!cur || !this.visible(type, cur, 'd')) throw notFound(NOT_FOUND);
-    if (cur.deleted) return false;
-    this.checkIfMatch(cur, opts.ifMatch);
-    this.store.remove(this.tenant, type, id, cur.version + 1, Date.now());
-    return true;
+    return this.inSet(ws, async (set) => {
+      const cur = await this.current(type, id, set);
+      if (!cur || !(await this.visible(type, cur, 'd'))) throw notFound(NOT_FOUND);
+      if (cur.deleted) return false;
+      this.checkIfMatch(cur, opts.ifMatch, set, WriteSet.key(type, id));
+      set.remove(type, id, cur.version + 1, Date.now(), cur.version);
+      return true;
+    });
   }
 
-  conditionalDelete(type: string, query: string): number {
+  async conditionalDelete(type: string, query: string, ws?: WriteSet): Promise<number> {
     this.requireWritableType(type);
-    const found = this.conditionalMatches(type, query);
+    const found = await this.conditionalMatches(type, query);
     if (found.length > 1) throw preconditionFailed('the conditional delete criteria matched more than one resource');
-    for (const f of found) this.delete(type, f.id);
+    for (const f of found) await this.delete(type, f.id, {}, ws);
     return found.length;
   }
 
   // ---------------------------------------------------------------- search
 
   /** Parses a search and rewrites it with the compartment and the access conditions. */
-  private prepareSearch(types: string[], params: [string, string][], opts: SearchOptions & { count?: number }): { req: SearchRequest; ex: ExecContext } {
+  private async prepareSearch(types: string[], params: [string, string][], opts: SearchOptions & { count?: number }): Promise<{ req: SearchRequest; ex: ExecContext }> {
+    return this.settle(() => this.prepareSearchSync(types, params, opts), () => this.pendingSearchPids);
+  }
+
+  /** Set by prepareSearchSync: the pids sorting and includes will need (warmed by settle). */
+  private pendingSearchPids: [string, string][] = [];
+
+  private prepareSearchSync(types: string[], params: [string, string][], opts: SearchOptions & { count?: number }): { req: SearchRequest; ex: ExecContext } {
     for (const t of types) this.requireType(t);
     let permitted = types;
     if (types.length === 1) this.policy.constraint(types[0], 's');
@@ -371,21 +500,23 @@ export class FhirRepository {
     const extra: Cond = opts.compartment !== undefined ? { k: 'compartment', patient: opts.compartment } : TRUE;
     for (const t of permitted) req.conds.set(t, and(req.conds.get(t)!, extra, this.accessCond(t, 's') ?? FALSE));
     const ex: ExecContext = { store: this.store, tenant: this.tenant, access: (t) => this.accessCond(t, 's'), pid: this.pid };
+    this.pendingSearchPids = pidsNeeded(req);
     return { req, ex };
   }
 
-  search(types: string[], params: [string, string][], opts: SearchOptions & { count?: number } = {}): SearchResult {
-    const { req, ex } = this.prepareSearch(types, params, opts);
-    const out = executeSearch(ex, req);
+  async search(types: string[], params: [string, string][], opts: SearchOptions & { count?: number } = {}): Promise<SearchResult> {
+    const { req, ex } = await this.prepareSearch(types, params, opts);
+    const out = await executeSearch(ex, req);
     const warnings = req.unknown.map((u) => `search parameter ignored (unknown or unsupported): ${u}`);
     return { req, ...out, warnings };
   }
 
-  /** SQLite's plan for the page query of a search (`EXPLAIN QUERY PLAN` details), for diagnostics and tests. */
-  searchPlan(types: string[], params: [string, string][], opts: SearchOptions = {}): string[] {
-    const { req, ex } = this.prepareSearch(types, params, opts);
+  /** The database's plan for the page query of a search (SQLite `EXPLAIN QUERY PLAN` details, PG `EXPLAIN` lines). */
+  async searchPlan(types: string[], params: [string, string][], opts: SearchOptions = {}): Promise<string[]> {
+    const { req, ex } = await this.prepareSearch(types, params, opts);
     const { sql, params: args } = pageSql(ex, req);
-    return this.store.query<{ detail: string }>(`EXPLAIN QUERY PLAN ${sql}`, args).map((r) => r.detail);
+    if (this.store.dialect === 'postgres') return (await this.store.query<Record<string, string>>(`EXPLAIN ${sql}`, args)).map((r) => r['QUERY PLAN']);
+    return (await this.store.query<{ detail: string }>(`EXPLAIN QUERY PLAN ${sql}`, args)).map((r) => r.detail);
   }
 
   private link(path: string, echo: [string, string][], count: number, offset: number): string {
@@ -424,7 +555,7 @@ export class FhirRepository {
 
   // ---------------------------------------------------------------- history
 
-  history(scope: { type?: string; id?: string }, params: URLSearchParams): string {
+  async history(scope: { type?: string; id?: string }, params: URLSearchParams): Promise<string> {
     let count = 50;
     let offset = 0;
     let since: number | undefined;
@@ -457,8 +588,8 @@ export class FhirRepository {
       this.requireType(scope.type);
       this.policy.constraint(scope.type, 'r');
       if (scope.id) {
-        const cur = ID_PATTERN.test(scope.id) ? this.store.read(this.tenant, scope.type, scope.id) : undefined;
-        if (!cur || !this.visible(scope.type, cur, 'r')) throw notFound(NOT_FOUND);
+        const cur = ID_PATTERN.test(scope.id) ? await this.store.read(this.tenant, scope.type, scope.id) : undefined;
+        if (!cur || !(await this.visible(scope.type, cur, 'r'))) throw notFound(NOT_FOUND);
       }
     } else if (!this.policy.isPrivileged && this.policy.source.kind !== 'open') {
       types = [...resourceTypes()].filter((t) => constraintOf(t) !== undefined);
@@ -469,7 +600,7 @@ export class FhirRepository {
     let more = false;
     const limit = count * 2 + 10;
     for (;;) {
-      const batch = this.store.history(this.tenant, { type: scope.type, id: scope.id, since, types, limit, offset: raw });
+      const batch = await this.store.history(this.tenant, { type: scope.type, id: scope.id, since, types, limit, offset: raw });
       for (const h of batch) {
         if (entries.length === count) {
           more = true;
@@ -477,7 +608,7 @@ export class FhirRepository {
         }
         raw++;
         const c = constraintOf(h.type);
-        if (c === undefined || !this.versionVisible(h.type, h, c)) continue;
+        if (c === undefined || !(await this.versionVisible(h.type, h, c))) continue;
         const url = h.method === 'POST' ? h.type : `${h.type}/${h.id}`;
         entries.push({
           fullUrl: `${this.baseUrl}/${h.type}/${h.id}`,
@@ -502,8 +633,8 @@ export class FhirRepository {
 
   // ---------------------------------------------------------------- $everything
 
-  everything(id: string, params: URLSearchParams): string {
-    const patient = this.read('Patient', id);
+  async everything(id: string, params: URLSearchParams): Promise<string> {
+    const patient = await this.read('Patient', id);
     let since: number | undefined;
     let typeFilter: Set<string> | undefined;
     let count = 1000;
@@ -526,25 +657,26 @@ export class FhirRepository {
         throw badRequest(`unsupported $everything parameter ${k}`);
       }
     }
-    const typesInCompartment = this.store
-      .query<{ rtype: string }>('SELECT DISTINCT r.rtype FROM compartment c CROSS JOIN resource r ON r.rid = c.rid WHERE c.tenant = ? AND c.patient = ? AND r.deleted = 0', [
+    const typesInCompartment = (
+      await this.store.query<{ rtype: string }>('SELECT DISTINCT r.rtype FROM compartment c CROSS JOIN resource r ON r.rid = c.rid WHERE c.tenant = ? AND c.patient = ? AND r.deleted = 0', [
         this.tenant,
         patient.id,
       ])
+    )
       .map((r) => r.rtype)
       .filter((t) => !typeFilter || typeFilter.has(t));
     const b = new SqlBuilder(this.tenant);
     const branches: string[] = [];
     const head = `c.tenant = ${b.p(this.tenant)} AND c.patient = ${b.p(patient.id)} AND r.deleted = 0`;
     const sinceSql = since !== undefined ? ` AND r.last_updated >= ${b.p(since)}` : '';
-    for (const t of typesInCompartment) {
-      const acc = this.accessCond(t, 's');
+    const accs = await this.settle(() => typesInCompartment.map((t) => [t, this.accessCond(t, 's')] as const));
+    for (const [t, acc] of accs) {
       if (!acc) continue;
       branches.push(`(r.rtype = ${b.p(t)} AND ${compile(b, acc, 'r', true)})`);
     }
     let rows: Row[] = [];
     if (branches.length) {
-      rows = this.store.query<Row>(
+      rows = await this.store.query<Row>(
         `SELECT r.rid, r.rtype, r.id, r.version, r.last_updated, r.content FROM compartment c CROSS JOIN resource r ON r.rid = c.rid
          WHERE ${head}${sinceSql} AND (${branches.join(' OR ')}) ORDER BY r.rid`,
         b.params,
@@ -555,7 +687,7 @@ export class FhirRepository {
     const refTargets = new Map<string, Set<string>>();
     for (let i = 0; i < rows.length; i += 400) {
       const part = rows.slice(i, i + 400);
-      const refs = this.store.query<{ ttype: string; tid: string }>(
+      const refs = await this.store.query<{ ttype: string; tid: string }>(
         `SELECT DISTINCT ttype, tid FROM ix_ref WHERE tenant = ? AND rid IN (${part.map(() => '?').join(',')}) AND ttype IS NOT NULL`,
         [this.tenant, ...part.map((r) => r.rid)],
       );
@@ -567,7 +699,7 @@ export class FhirRepository {
     }
     for (const [t, ids] of refTargets) {
       if (this.policy.tryConstraint(t, 's') === undefined) continue;
-      const found = this.search([t], [['_id', [...ids].join(',')]], { count: 1000 });
+      const found = await this.search([t], [['_id', [...ids].join(',')]], { count: 1000 });
       for (const r of found.matches) {
         if (seen.has(r.rid) || (since !== undefined && r.last_updated < since)) continue;
         seen.add(r.rid);

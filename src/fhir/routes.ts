@@ -8,7 +8,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/config.js';
 import { FhirError, forbidden, notFound, unauthorized } from '../errors/errors.js';
-import type { TenantStore } from '../storage/types.js';
+import type { Sandbox, TenantStore } from '../storage/types.js';
 import type { RequestAccess, TokenVerifier } from './access/types.js';
 import { AUDIT_TYPE, auditEventResponse } from './audit-events.js';
 import type { AuditEventSource } from './audit-source.js';
@@ -117,7 +117,7 @@ export interface FhirRouteDeps {
 export async function registerFhirRoutes(app: FastifyInstance, opts: FhirRouteDeps): Promise<void> {
   const { config, tenants, fhir, verifier, auditEvents } = opts;
 
-  async function authenticate(req: FastifyRequest, base: Base, sandbox: NonNullable<ReturnType<TenantStore['get']>>): Promise<RequestAccess> {
+  async function authenticate(req: FastifyRequest, base: Base, sandbox: Sandbox): Promise<RequestAccess> {
     if (base === 'open') {
       if (!sandbox.openRead) throw forbidden(`sandbox ${sandbox.id} is not open; use the SMART-secured /data base with a token`);
       return { kind: 'open', write: sandbox.openWrite };
@@ -133,7 +133,7 @@ export async function registerFhirRoutes(app: FastifyInstance, opts: FhirRouteDe
 
   async function handle(req: FastifyRequest, reply: FastifyReply, base: Base): Promise<FastifyReply> {
     const params = req.params as Params;
-    const sandbox = tenants.get(params.sandbox);
+    const sandbox = await tenants.get(params.sandbox);
     if (!sandbox) throw notFound(`unknown sandbox ${params.sandbox}`);
     const qi = req.url.indexOf('?');
     const queryText = qi >= 0 ? req.url.slice(qi + 1) : '';
@@ -155,7 +155,7 @@ export async function registerFhirRoutes(app: FastifyInstance, opts: FhirRouteDe
 
     if (type === AUDIT_TYPE) {
       const isPostSearch = method === 'POST' && path[1] === '_search';
-      const body = auditEventResponse({
+      const body = await auditEventResponse({
         source: auditEvents,
         sandbox,
         publicUrl: config.publicUrl,
@@ -173,36 +173,36 @@ export async function registerFhirRoutes(app: FastifyInstance, opts: FhirRouteDe
     if (method === 'GET' || method === 'HEAD') {
       if (path.length === 2 && !path[1].startsWith('_')) {
         // Hot path: return the stored JSON text untouched.
-        const s = repo.read(type, id);
+        const s = await repo.read(type, id);
         const etag = versionEtag(s.version);
         reply.header('etag', etag).header('last-modified', new Date(s.lastUpdated).toUTCString());
         if (header(req, 'if-none-match') === etag) return reply.code(304).send();
         return reply.type(FHIR_JSON).send(s.content);
       }
       if (path.length === 4 && op === '_history') {
-        const s = repo.vread(type, id, path[3]);
+        const s = await repo.vread(type, id, path[3]);
         reply.header('etag', versionEtag(s.version)).header('last-modified', new Date(s.lastUpdated).toUTCString());
         return reply.type(FHIR_JSON).send(s.content);
       }
-      return reply.type(FHIR_JSON).send(getText(repo, path, queryText, { strict: prefer.strict, allTypes: resourceTypes() }));
+      return reply.type(FHIR_JSON).send(await getText(repo, path, queryText, { strict: prefer.strict, allTypes: resourceTypes() }));
     }
 
     if (method === 'POST') {
       if (path.length === 0) {
         requireResourceBody(req);
-        const out = processBundle(repo, req.body, prefer.ret, (p, q) => handleGet(repo, p, q));
+        const out = await processBundle(repo, req.body, prefer.ret, (p, q) => handleGet(repo, p, q));
         return reply.type(FHIR_JSON).send(out);
       }
       if (path[path.length - 1] === '_search' && path.length <= 2) {
         const q = new URLSearchParams(searchPairs(req, query)).toString();
-        return reply.type(FHIR_JSON).send(getText(repo, path.slice(0, -1), q, { strict: prefer.strict, allTypes: resourceTypes() }));
+        return reply.type(FHIR_JSON).send(await getText(repo, path.slice(0, -1), q, { strict: prefer.strict, allTypes: resourceTypes() }));
       }
       if (path.length === 3 && type === 'Patient' && op === '$everything') {
-        return reply.type(FHIR_JSON).send(getText(repo, path, queryText, { allTypes: resourceTypes() }));
+        return reply.type(FHIR_JSON).send(await getText(repo, path, queryText, { allTypes: resourceTypes() }));
       }
       if (path.length === 1) {
         requireResourceBody(req);
-        const r = repo.create(type, req.body, { ifNoneExist: header(req, 'if-none-exist') });
+        const r = await repo.create(type, req.body, { ifNoneExist: header(req, 'if-none-exist') });
         return sendStored(reply, repo, r.stored, r.status, prefer.ret, r.status === 201);
       }
     }
@@ -210,12 +210,12 @@ export async function registerFhirRoutes(app: FastifyInstance, opts: FhirRouteDe
     if (method === 'PUT') {
       requireResourceBody(req);
       if (path.length === 2) {
-        const r = repo.update(type, id, req.body, { ifMatch: header(req, 'if-match') });
+        const r = await repo.update(type, id, req.body, { ifMatch: header(req, 'if-match') });
         return sendStored(reply, repo, r.stored, r.status, prefer.ret, r.status === 201);
       }
       if (path.length === 1) {
         if (!queryText) throw httpError(400, 'invalid', 'PUT to a type needs search criteria (conditional update) or an id');
-        const r = repo.conditionalUpdate(type, queryText, req.body, { ifMatch: header(req, 'if-match') });
+        const r = await repo.conditionalUpdate(type, queryText, req.body, { ifMatch: header(req, 'if-match') });
         return sendStored(reply, repo, r.stored, r.status, prefer.ret, r.status === 201);
       }
     }
@@ -225,23 +225,23 @@ export async function registerFhirRoutes(app: FastifyInstance, opts: FhirRouteDe
         throw httpError(415, 'not-supported', 'PATCH takes application/json-patch+json (RFC 6902)');
       }
       if (path.length === 2) {
-        const r = repo.patch(type, id, req.body, { ifMatch: header(req, 'if-match') });
+        const r = await repo.patch(type, id, req.body, { ifMatch: header(req, 'if-match') });
         return sendStored(reply, repo, r.stored, 200, prefer.ret, false);
       }
       if (path.length === 1 && queryText) {
-        const r = repo.conditionalPatch(type, queryText, req.body, { ifMatch: header(req, 'if-match') });
+        const r = await repo.conditionalPatch(type, queryText, req.body, { ifMatch: header(req, 'if-match') });
         return sendStored(reply, repo, r.stored, 200, prefer.ret, false);
       }
     }
 
     if (method === 'DELETE') {
       if (path.length === 2) {
-        repo.delete(type, id, { ifMatch: header(req, 'if-match') });
+        await repo.delete(type, id, { ifMatch: header(req, 'if-match') });
         return reply.code(204).send();
       }
       if (path.length === 1) {
         if (!queryText) throw httpError(400, 'invalid', 'DELETE on a type needs search criteria (conditional delete)');
-        repo.conditionalDelete(type, queryText);
+        await repo.conditionalDelete(type, queryText);
         return reply.code(204).send();
       }
     }

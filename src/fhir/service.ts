@@ -7,8 +7,6 @@
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { Config } from '../config/config.js';
 import { FhirError } from '../errors/errors.js';
-import { SqliteResourceStore } from '../storage/sqlite/fhir/resource-store.js';
-import type { Sqlite } from '../storage/sqlite/open.js';
 import { AccessPolicy } from './access/policy.js';
 import type { RequestAccess } from './access/types.js';
 import { AUDIT_TYPE } from './audit-events.js';
@@ -18,14 +16,14 @@ import type { FhirDirectory } from './directory.js';
 import { indexResource } from './indexer.js';
 import { FhirRepository, type ValidationLevel } from './repository.js';
 import { handleGet } from './get.js';
-import type { ResourceStore } from './store.js';
+import type { ResourceStore, WriteOp, WriteRecord } from './store.js';
 
 export class FhirService implements FhirDirectory {
   readonly store: ResourceStore;
   private readonly config: Config;
 
-  constructor(opts: { db: Sqlite; config: Config }) {
-    this.store = new SqliteResourceStore(opts.db);
+  constructor(opts: { store: ResourceStore; config: Config }) {
+    this.store = opts.store;
     this.config = opts.config;
   }
 
@@ -44,28 +42,28 @@ export class FhirService implements FhirDirectory {
     return this.repository({ key: sandboxKey, id: '_' }, { kind: 'privileged' });
   }
 
-  read(sandboxKey: number, type: string, id: string): Resource | undefined {
+  async read(sandboxKey: number, type: string, id: string): Promise<Resource | undefined> {
     if (!isResourceType(type) || !ID_PATTERN.test(id)) return undefined;
-    const row = this.store.read(sandboxKey, type, id);
+    const row = await this.store.read(sandboxKey, type, id);
     return row && !row.deleted && row.content ? (JSON.parse(row.content) as Resource) : undefined;
   }
 
-  search(sandboxKey: number, type: string, params: URLSearchParams): Resource[] {
-    const r = this.privileged(sandboxKey).search([type], [...params]);
+  async search(sandboxKey: number, type: string, params: URLSearchParams): Promise<Resource[]> {
+    const r = await this.privileged(sandboxKey).search([type], [...params]);
     return r.matches.map((m) => JSON.parse(m.content) as Resource);
   }
 
   /** Privileged batch/transaction (seeding, `smart-sandbox import`); full validation. */
-  transaction(sandboxKey: number, bundle: Bundle): Bundle {
+  async transaction(sandboxKey: number, bundle: Bundle): Promise<Bundle> {
     const repo = this.privileged(sandboxKey);
-    return processBundle(repo, bundle, 'minimal', (path, query) => handleGet(repo, path, query)) as unknown as Bundle;
+    return (await processBundle(repo, bundle, 'minimal', (path, query) => handleGet(repo, path, query))) as unknown as Bundle;
   }
 
   /**
    * Bulk loader for generated data: ids are kept (create or overwrite), only the structure is checked
-   * (resourceType, id, JSON object), every resource is indexed, all in one DB transaction.
+   * (resourceType, id, JSON object), every resource is indexed, all in one atomic write set.
    */
-  bulkLoad(sandboxKey: number, resources: Resource[]): number {
+  async bulkLoad(sandboxKey: number, resources: Resource[]): Promise<number> {
     const prepared = resources.map((r, i) => {
       if (!r || typeof r !== 'object' || Array.isArray(r)) throw bulkError(i, 'not a JSON object');
       if (typeof r.resourceType !== 'string' || !isResourceType(r.resourceType)) throw bulkError(i, `unknown resourceType ${JSON.stringify(r.resourceType)}`);
@@ -75,35 +73,43 @@ export class FhirService implements FhirDirectory {
       return r;
     });
     const now = Date.now();
-    this.store.transaction(() => {
+    // Plan: current versions first (the same id may repeat: later copies build on earlier ones).
+    const versions = new Map<string, number>();
+    const ops: WriteOp[] = [];
+    {
       for (const r of prepared) {
-        const cur = this.store.read(sandboxKey, r.resourceType, r.id!);
-        const version = cur ? cur.version + 1 : 1;
+        const key = `${r.resourceType}/${r.id}`;
+        let curVersion = versions.get(key);
+        if (curVersion === undefined) curVersion = (await this.store.read(sandboxKey, r.resourceType, r.id!))?.version ?? 0;
+        const version = curVersion + 1;
+        versions.set(key, version);
         const { resourceType, id, meta, ...rest } = r as Resource & Record<string, unknown>;
         const resource = { resourceType, id, meta: { ...(meta ?? {}), versionId: String(version), lastUpdated: new Date(now).toISOString() }, ...rest } as Resource;
         const ix = indexResource(resource);
-        this.store.put(sandboxKey, {
+        const rec: WriteRecord = {
           type: resourceType,
           id: id!,
           content: JSON.stringify(resource),
           version,
           lastUpdated: now,
-          method: cur ? 'PUT' : 'POST',
+          method: curVersion ? 'PUT' : 'POST',
           index: ix.rows,
           compartments: ix.compartments,
-        });
+        };
+        ops.push({ kind: 'put', rec, expect: curVersion });
       }
-    });
-    if (prepared.length >= 1000) this.store.optimize();
+    }
+    await this.store.apply(sandboxKey, ops);
+    if (prepared.length >= 1000) await this.store.optimize();
     return prepared.length;
   }
 
-  *exportAll(sandboxKey: number): Iterable<Resource> {
-    for (const text of this.store.exportAll(sandboxKey)) yield JSON.parse(text) as Resource;
+  async *exportAll(sandboxKey: number): AsyncIterable<Resource> {
+    for await (const text of this.store.exportAll(sandboxKey)) yield JSON.parse(text) as Resource;
   }
 
-  purgeSandbox(sandboxKey: number): void {
-    this.store.purge(sandboxKey);
+  purgeSandbox(sandboxKey: number): Promise<void> {
+    return this.store.purge(sandboxKey);
   }
 }
 

@@ -75,26 +75,68 @@ export interface HistoryQuery {
   offset: number;
 }
 
+/**
+ * A check run inside the write transaction right after an op is applied (the access constraint of the
+ * request, architecture §6): when the query returns no row, the whole write set rolls back and
+ * `error()` is thrown. `sql` is dialect-neutral (positional `?` parameters).
+ */
+export interface WriteGuard {
+  sql(rid: number): { sql: string; params: unknown[] };
+  error(): Error;
+}
+
+/** One write of a write set (`ResourceStore.apply`). */
+export type WriteOp =
+  | { kind: 'put'; rec: WriteRecord; expect?: number; guard?: WriteGuard }
+  | { kind: 'remove'; type: string; id: string; version: number; lastUpdated: number; expect?: number };
+
+/**
+ * The current version of a resource was not the one a write set expected (`expect`, 0 = absent):
+ * another writer got there first. If-Match turns it into 412, the repository retries plain updates.
+ */
+export class VersionConflict extends Error {
+  constructor(
+    readonly type: string,
+    readonly id: string,
+    readonly expected: number,
+    readonly actual: number,
+  ) {
+    super(`version conflict on ${type}/${id}: expected ${expected}, found ${actual}`);
+  }
+}
+
+/**
+ * Every method may be asynchronous (PostgreSQL); the SQLite implementation returns resolved promises.
+ * Writes are "plan then apply": callers read, validate and index first, then hand the whole write set
+ * to `apply`, which runs it atomically (one SQLite transaction / one BEGIN … COMMIT), checking each
+ * op's expected version inside the transaction.
+ */
 export interface ResourceStore {
-  /** Runs `fn` atomically (nested calls become savepoints). Never pass an async function. */
-  transaction<T>(fn: () => T): T;
-  read(tenant: number, type: string, id: string): StoredResource | undefined;
-  readVersion(tenant: number, type: string, id: string, version: number): StoredResource | undefined;
+  /** `sqlite` or `postgres`: the search compiler's dialect-specific diagnostics (EXPLAIN) need it. */
+  readonly dialect: 'sqlite' | 'postgres';
+  read(tenant: number, type: string, id: string): Promise<StoredResource | undefined>;
+  readVersion(tenant: number, type: string, id: string, version: number): Promise<StoredResource | undefined>;
+  /** Applies a write set atomically; returns one StoredResource per op (a removal: the deletion version). */
+  apply(tenant: number, ops: WriteOp[]): Promise<StoredResource[]>;
   /** Writes a new current version (creating the logical resource when absent); returns it with its rid. */
-  put(tenant: number, rec: WriteRecord): StoredResource;
+  put(tenant: number, rec: WriteRecord): Promise<StoredResource>;
   /** Marks the resource deleted (new version without content) and drops its search index rows. */
-  remove(tenant: number, type: string, id: string, version: number, lastUpdated: number): void;
-  history(tenant: number, q: HistoryQuery): HistoryEntry[];
+  remove(tenant: number, type: string, id: string, version: number, lastUpdated: number): Promise<void>;
+  history(tenant: number, q: HistoryQuery): Promise<HistoryEntry[]>;
   /** Patients whose compartment holds the resource (as of its last version). */
-  compartmentsOf(tenant: number, rid: number): string[];
+  compartmentsOf(tenant: number, rid: number): Promise<string[]>;
   /** The persisted pid of (type, code), or undefined when never indexed. */
-  pid(type: string, code: string): number | undefined;
-  /** Raw read query for the search compiler (dialect-specific SQL, positional `?` parameters). */
-  query<T = Record<string, unknown>>(sql: string, params: unknown[]): T[];
+  pid(type: string, code: string): Promise<number | undefined>;
+  /** The pid when already known to this process (no I/O): the search compiler's fast path. */
+  cachedPid(type: string, code: string): number | undefined;
+  /** Reloads the pid dictionary (pids another node allocated since this one last looked). */
+  refreshPids(): Promise<void>;
+  /** Raw read query for the search compiler (SQLite-flavoured SQL, positional `?` parameters). */
+  query<T = Record<string, unknown>>(sql: string, params: unknown[]): Promise<T[]>;
   /** Every current resource's JSON, in insertion order, streamed in chunks. */
-  exportAll(tenant: number): Iterable<string>;
+  exportAll(tenant: number): AsyncIterable<string>;
   /** Deletes every row of the tenant. */
-  purge(tenant: number): void;
+  purge(tenant: number): Promise<void>;
   /** Refreshes planner statistics after bulk loads. */
-  optimize(): void;
+  optimize(): Promise<void>;
 }

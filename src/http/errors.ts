@@ -6,6 +6,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FhirError, outcome } from '../errors/errors.js';
+import { DatabaseUnavailable } from '../storage/backend.js';
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
@@ -25,6 +26,9 @@ const FASTIFY_CODES: Record<string, [number, string]> = {
 
 export function toFhirError(error: unknown): FhirError | undefined {
   if (error instanceof FhirError) return error;
+  // The database is away (PostgreSQL restarting, network cut): retryable, the node recovers by itself.
+  if (error instanceof DatabaseUnavailable)
+    return new FhirError(503, [{ severity: 'error', code: 'transient', diagnostics: 'the database is temporarily unavailable; retry shortly' }], { 'retry-after': '2' });
   const e = error as FastifyError;
   const known = e?.code ? FASTIFY_CODES[e.code] : undefined;
   if (known) return new FhirError(known[0], [{ severity: 'error', code: known[1], diagnostics: e.message }]);

@@ -24,17 +24,17 @@ export interface StoredLaunch {
 }
 
 export interface LaunchStore {
-  insert(launch: StoredLaunch): void;
+  insert(launch: StoredLaunch): Promise<void>;
   /** The launch if it exists in this sandbox generation and has not expired (consumed ones included). */
-  find(sandboxKey: number, launchId: string): StoredLaunch | undefined;
+  find(sandboxKey: number, launchId: string): Promise<StoredLaunch | undefined>;
   /** Atomically marks a single-use launch consumed; false when it was already consumed or is gone. */
-  consume(sandboxKey: number, launchId: string, now?: number): boolean;
-  delete(sandboxKey: number, launchId: string): boolean;
+  consume(sandboxKey: number, launchId: string, now?: number): Promise<boolean>;
+  delete(sandboxKey: number, launchId: string): Promise<boolean>;
   /** Recent launches of a sandbox for inspectors, newest first. */
-  recent(sandboxKey: number, limit: number): StoredLaunch[];
+  recent(sandboxKey: number, limit: number): Promise<StoredLaunch[]>;
   /** Removes launches expired before `now`; returns how many. */
-  purgeExpired(now?: number): number;
-  purgeSandbox(sandboxKey: number): void;
+  purgeExpired(now?: number): Promise<number>;
+  purgeSandbox(sandboxKey: number): Promise<void>;
 }
 
 /** 32 random bytes (256 bits), base64url: unguessable and safe in URLs and form bodies. */

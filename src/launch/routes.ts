@@ -30,9 +30,9 @@ export async function registerLaunchRoutes(app: FastifyInstance, opts: { config:
   const { services } = opts;
   const openLimiter = new RateLimiter(30, 60_000);
 
-  const sandboxOf = (request: FastifyRequest): Sandbox => {
+  const sandboxOf = async (request: FastifyRequest): Promise<Sandbox> => {
     const id = (request.params as { sandbox: string }).sandbox;
-    const sandbox = services.tenants.get(id);
+    const sandbox = await services.tenants.get(id);
     if (!sandbox) throw notFound(`sandbox ${id} does not exist`);
     return sandbox;
   };
@@ -63,32 +63,32 @@ export async function registerLaunchRoutes(app: FastifyInstance, opts: { config:
   app.options(`${BASE}/:launchId`, preflight);
 
   app.get(BASE, async (request, reply) => {
-    sandboxOf(request);
+    await sandboxOf(request);
     cors(request, reply);
     return reply.type('text/plain; charset=utf-8').send(DESCRIPTION);
   });
 
   app.post(BASE, { bodyLimit: LAUNCH_BODY_LIMIT }, async (request, reply) => {
     cors(request, reply);
-    const sandbox = sandboxOf(request);
+    const sandbox = await sandboxOf(request);
     const caller = await callerOf(request, sandbox);
-    const out = services.launch.register(sandbox, caller, request.body);
+    const out = await services.launch.register(sandbox, caller, request.body);
     return reply.header('cache-control', 'no-store').type('application/json; charset=utf-8').send(out);
   });
 
   app.get(`${BASE}/:launchId`, async (request, reply) => {
     cors(request, reply);
-    const sandbox = sandboxOf(request);
+    const sandbox = await sandboxOf(request);
     const caller = await callerOf(request, sandbox);
-    const out = services.launch.inspect(sandbox, caller, (request.params as { launchId: string }).launchId);
+    const out = await services.launch.inspect(sandbox, caller, (request.params as { launchId: string }).launchId);
     return reply.header('cache-control', 'no-store').type('application/json; charset=utf-8').send(out);
   });
 
   app.delete(`${BASE}/:launchId`, async (request, reply) => {
     cors(request, reply);
-    const sandbox = sandboxOf(request);
+    const sandbox = await sandboxOf(request);
     const caller = await callerOf(request, sandbox);
-    services.launch.revoke(sandbox, caller, (request.params as { launchId: string }).launchId);
+    await services.launch.revoke(sandbox, caller, (request.params as { launchId: string }).launchId);
     return reply.code(204).send();
   });
 }

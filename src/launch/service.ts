@@ -61,7 +61,7 @@ export class LaunchService {
    * (an app flagged "may register launches" using its own user's token: username forced to that user),
    * `anonymous` (legacy open registration). Throws 403 for a token with neither right.
    */
-  private authority(sandbox: Sandbox, caller: Caller): { kind: 'orchestrator' | 'app-user' | 'anonymous'; createdBy: string; user?: string } {
+  private async authority(sandbox: Sandbox, caller: Caller): Promise<{ kind: 'orchestrator' | 'app-user' | 'anonymous'; createdBy: string; user?: string }> {
     if (caller.kind === 'anonymous') {
       if (!sandbox.openRegistration) throw new FhirError(401, [{ severity: 'error', code: 'login', diagnostics: 'a bearer token is required' }], { 'www-authenticate': 'Bearer error="invalid_token", error_description="a bearer token is required"' });
       return { kind: 'anonymous', createdBy: 'anonymous' };
@@ -69,22 +69,22 @@ export class LaunchService {
     if (caller.kind === 'admin') return { kind: 'orchestrator', createdBy: caller.name };
     const { grant } = caller;
     if (hasScope(grant, ORCHESTRATE_SCOPE)) return { kind: 'orchestrator', createdBy: grant.clientId, user: grant.sub };
-    const client = this.deps.clients.getClient(sandbox.key, grant.clientId);
+    const client = await this.deps.clients.getClient(sandbox.key, grant.clientId);
     if (client?.mayRegisterLaunches && grant.sub) return { kind: 'app-user', createdBy: grant.clientId, user: grant.sub };
     throw insufficientScope(`registering launches needs the ${ORCHESTRATE_SCOPE} scope or an app allowed to register launches for its user`);
   }
 
-  register(sandbox: Sandbox, caller: Caller, body: unknown): LaunchResponse {
-    const who = this.authority(sandbox, caller);
+  async register(sandbox: Sandbox, caller: Caller, body: unknown): Promise<LaunchResponse> {
+    const who = await this.authority(sandbox, caller);
     const req = parseRegistration(body);
 
     let client: SandboxClient | undefined;
     if (req.clientId !== undefined) {
-      client = this.deps.clients.getClient(sandbox.key, req.clientId);
+      client = await this.deps.clients.getClient(sandbox.key, req.clientId);
       if (!client) throw badRequest(`client_id ${req.clientId} is not an app of sandbox ${sandbox.id}`, ['client_id']);
     } else if (req.launchUrl !== undefined) {
       // CDS Hooks sandbox variant: it names the app by its launch URL only.
-      client = this.clientByLaunchUrl(sandbox, req.launchUrl);
+      client = await this.clientByLaunchUrl(sandbox, req.launchUrl);
     }
 
     let username = req.username;
@@ -96,11 +96,11 @@ export class LaunchService {
       username = client ? who.user : undefined;
     }
     if (username !== undefined) {
-      if (!this.deps.personas.getPersona(sandbox.key, username)) throw badRequest(`username ${username} is not a persona of sandbox ${sandbox.id}`, ['username']);
+      if (!(await this.deps.personas.getPersona(sandbox.key, username))) throw badRequest(`username ${username} is not a persona of sandbox ${sandbox.id}`, ['username']);
       if (!client) throw badRequest('username needs client_id: a single sign-on launch is bound to one app', ['username']);
     }
 
-    this.checkContextExists(sandbox, req.parameters);
+    await this.checkContextExists(sandbox, req.parameters);
 
     const sso = username !== undefined;
     const max = sso ? LIFETIMES.ssoMaxSeconds : LIFETIMES.maxSeconds;
@@ -117,7 +117,7 @@ export class LaunchService {
       createdBy: who.createdBy,
       expiresAt: now + lifetime * 1000,
     };
-    this.deps.launches.insert(stored);
+    await this.deps.launches.insert(stored);
     this.deps.audit.record({
       sandboxKey: sandbox.key,
       action: 'register',
@@ -131,39 +131,39 @@ export class LaunchService {
   }
 
   /** GET …/Launch/{id}: the stored launch, to a caller with the same right as registering. */
-  inspect(sandbox: Sandbox, caller: Caller, launchId: string): LaunchResponse {
-    const { launch } = this.owned(sandbox, caller, launchId);
-    const client = launch.clientId ? this.deps.clients.getClient(sandbox.key, launch.clientId) : undefined;
+  async inspect(sandbox: Sandbox, caller: Caller, launchId: string): Promise<LaunchResponse> {
+    const { launch } = await this.owned(sandbox, caller, launchId);
+    const client = launch.clientId ? await this.deps.clients.getClient(sandbox.key, launch.clientId) : undefined;
     return this.response(sandbox, launchId, launch, client?.launchUri);
   }
 
   /** DELETE …/Launch/{id}: revokes a launch that was not used yet. */
-  revoke(sandbox: Sandbox, caller: Caller, launchId: string): void {
-    const { launch } = this.owned(sandbox, caller, launchId);
-    this.deps.launches.delete(sandbox.key, launchId);
+  async revoke(sandbox: Sandbox, caller: Caller, launchId: string): Promise<void> {
+    const { launch } = await this.owned(sandbox, caller, launchId);
+    await this.deps.launches.delete(sandbox.key, launchId);
     this.deps.audit.record({ sandboxKey: sandbox.key, action: 'revoke', outcome: 'success', clientId: launch.createdBy, launchHash: launch.idHash });
   }
 
-  private owned(sandbox: Sandbox, caller: Caller, launchId: string): { launch: StoredLaunch } {
-    const who = this.authority(sandbox, caller);
-    const launch = LAUNCH_ID.test(launchId) ? this.deps.launches.find(sandbox.key, launchId) : undefined;
+  private async owned(sandbox: Sandbox, caller: Caller, launchId: string): Promise<{ launch: StoredLaunch }> {
+    const who = await this.authority(sandbox, caller);
+    const launch = LAUNCH_ID.test(launchId) ? await this.deps.launches.find(sandbox.key, launchId) : undefined;
     // Callers without the orchestration scope only see their own launches; others' answer as unknown.
     if (!launch || (who.kind !== 'orchestrator' && launch.createdBy !== who.createdBy)) throw notFound('no such launch (unknown, expired or not yours)');
     return { launch };
   }
 
-  private clientByLaunchUrl(sandbox: Sandbox, launchUrl: string): SandboxClient | undefined {
-    const lookup = this.deps.clients as ClientLookup & { findByLaunchUri?: (key: number, uri: string) => SandboxClient | undefined };
+  private async clientByLaunchUrl(sandbox: Sandbox, launchUrl: string): Promise<SandboxClient | undefined> {
+    const lookup = this.deps.clients as ClientLookup & { findByLaunchUri?: (key: number, uri: string) => Promise<SandboxClient | undefined> };
     return lookup.findByLaunchUri?.(sandbox.key, launchUrl);
   }
 
-  private checkContextExists(sandbox: Sandbox, p: Record<string, unknown>): void {
+  private async checkContextExists(sandbox: Sandbox, p: Record<string, unknown>): Promise<void> {
     const patient = p.patient as string | undefined;
-    if (patient !== undefined && !this.deps.fhir.read(sandbox.key, 'Patient', patient))
+    if (patient !== undefined && !(await this.deps.fhir.read(sandbox.key, 'Patient', patient)))
       throw badRequest(`patient ${patient} does not exist in sandbox ${sandbox.id}`, ['parameters.patient']);
     const encounterId = p.encounter as string | undefined;
     if (encounterId !== undefined) {
-      const encounter = this.deps.fhir.read(sandbox.key, 'Encounter', encounterId) as { subject?: { reference?: string } } | undefined;
+      const encounter = (await this.deps.fhir.read(sandbox.key, 'Encounter', encounterId)) as { subject?: { reference?: string } } | undefined;
       if (!encounter) throw badRequest(`encounter ${encounterId} does not exist in sandbox ${sandbox.id}`, ['parameters.encounter']);
       if (patient !== undefined && encounter.subject?.reference !== `Patient/${patient}`)
         throw badRequest(`encounter ${encounterId} is not an encounter of patient ${patient}`, ['parameters.encounter']);

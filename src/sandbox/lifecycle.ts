@@ -31,58 +31,63 @@ export interface CreatedSandbox {
 /** Batch size of the bulk loader: one SQLite transaction per batch keeps memory flat for large N. */
 const BULK_BATCH = 2000;
 
-export function loadData(services: Services, sandbox: Sandbox, data: DataChoice, onProgress?: (done: number, total: number) => void): CreatedSandbox {
+export async function loadData(
+  services: Services,
+  sandbox: Sandbox,
+  data: DataChoice,
+  onProgress?: (done: number, total: number) => void,
+): Promise<CreatedSandbox> {
   let resources = 0;
   let personas: CreatedSandbox['personas'] = [];
   if (data.kind === 'demo') {
     const bundle: Bundle = demoBundle();
-    services.fhir.transaction(sandbox.key, bundle);
+    await services.fhir.transaction(sandbox.key, bundle);
     resources = bundle.entry?.length ?? 0;
-    personas = services.auth.seedDemo(sandbox, { practitioner: `Practitioner/${DEMO_PRACTITIONER_ID}`, patient: 'Patient/BILIBABY' });
+    personas = await services.auth.seedDemo(sandbox, { practitioner: `Practitioner/${DEMO_PRACTITIONER_ID}`, patient: 'Patient/BILIBABY' });
   } else if (data.kind === 'synthetic') {
     let batch: Resource[] = [];
     for (const r of syntheticResources(data.count)) {
       batch.push(r);
       if (batch.length === BULK_BATCH) {
-        resources += services.fhir.bulkLoad(sandbox.key, batch);
+        resources += await services.fhir.bulkLoad(sandbox.key, batch);
         batch = [];
         onProgress?.(resources, data.count);
       }
     }
-    if (batch.length) resources += services.fhir.bulkLoad(sandbox.key, batch);
+    if (batch.length) resources += await services.fhir.bulkLoad(sandbox.key, batch);
     onProgress?.(resources, data.count);
   }
   return { sandbox, resources, personas };
 }
 
-export function createSandbox(
+export async function createSandbox(
   services: Services,
   id: string,
   opts: SandboxChanges & { data?: DataChoice },
   onProgress?: (done: number, total: number) => void,
-): CreatedSandbox {
-  const sandbox = services.tenants.create(id, opts);
+): Promise<CreatedSandbox> {
+  const sandbox = await services.tenants.create(id, opts);
   try {
-    return loadData(services, sandbox, opts.data ?? { kind: 'empty' }, onProgress);
+    return await loadData(services, sandbox, opts.data ?? { kind: 'empty' }, onProgress);
   } catch (e) {
     // Nothing half-made: a sandbox whose data failed to load is removed again.
-    purge(services, sandbox);
-    services.tenants.delete(id);
+    await purge(services, sandbox);
+    await services.tenants.delete(id);
     throw e;
   }
 }
 
-function purge(services: Services, sandbox: Sandbox): void {
-  services.fhir.purgeSandbox(sandbox.key);
-  services.auth.purgeSandbox(sandbox.key);
-  services.launches.purgeSandbox(sandbox.key);
+async function purge(services: Services, sandbox: Sandbox): Promise<void> {
+  await services.fhir.purgeSandbox(sandbox.key);
+  await services.auth.purgeSandbox(sandbox.key);
+  await services.launches.purgeSandbox(sandbox.key);
   // The console's saved launch scenarios (src/console/scenarios.ts) belong to the generation too.
-  services.db.prepare('DELETE FROM console_scenario WHERE tenant = ?').run(sandbox.key);
+  await services.scenarios.purgeSandbox(sandbox.key);
 }
 
-export function deleteSandbox(services: Services, id: string): Sandbox {
-  const sandbox = services.tenants.delete(id);
-  purge(services, sandbox);
+export async function deleteSandbox(services: Services, id: string): Promise<Sandbox> {
+  const sandbox = await services.tenants.delete(id);
+  await purge(services, sandbox);
   return sandbox;
 }
 
@@ -90,19 +95,19 @@ export function deleteSandbox(services: Services, id: string): Sandbox {
  * Reset: a new generation with the same id and settings and fresh data of the given kind (the demo
  * data for `demo`-like sandboxes). Old tokens and launches die with the old generation.
  */
-export function resetSandbox(services: Services, id: string, data: DataChoice): CreatedSandbox {
-  const old = services.tenants.get(id);
+export async function resetSandbox(services: Services, id: string, data: DataChoice): Promise<CreatedSandbox> {
+  const old = await services.tenants.get(id);
   if (!old) throw new Error(`sandbox ${id} does not exist`);
-  deleteSandbox(services, id);
+  await deleteSandbox(services, id);
   return createSandbox(services, id, { name: old.name, openRead: old.openRead, openWrite: old.openWrite, openRegistration: old.openRegistration, data });
 }
 
 /** A sandbox's resources as a FHIR transaction Bundle that `import` (or any FHIR server) can load. */
-export function exportSandbox(services: Services, id: string): Bundle {
-  const sandbox = services.tenants.get(id);
+export async function exportSandbox(services: Services, id: string): Promise<Bundle> {
+  const sandbox = await services.tenants.get(id);
   if (!sandbox) throw new Error(`sandbox ${id} does not exist`);
   const entry: NonNullable<Bundle['entry']> = [];
-  for (const r of services.fhir.exportAll(sandbox.key)) {
+  for await (const r of services.fhir.exportAll(sandbox.key)) {
     const { meta: _meta, ...content } = r as Resource & { meta?: unknown };
     entry.push({ resource: content as Resource, request: { method: 'PUT', url: `${r.resourceType}/${r.id}` } });
   }

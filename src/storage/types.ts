@@ -1,6 +1,6 @@
 /**
- * Store interfaces shared by every capability. Implementations live in `sqlite/` (and later
- * `postgres/`); the contract suites in `test/contract` run against each.
+ * Store interfaces shared by every capability. Implementations live in `sqlite/` and `postgres/`;
+ * every method is asynchronous (ADR 0004), the SQLite implementations answer with resolved promises.
  */
 
 /** A sandbox (tenant). `key` identifies this generation of the id; every row of its data carries it. */
@@ -26,16 +26,16 @@ export interface SandboxChanges {
 
 export interface TenantStore {
   /** The live sandbox with this id, or undefined. */
-  get(id: string): Sandbox | undefined;
+  get(id: string): Promise<Sandbox | undefined>;
   /** Any generation by key, live or not (for checking that a token's tenant is still live). */
-  isLive(key: number): boolean;
-  list(): Sandbox[];
-  create(id: string, opts?: SandboxChanges): Sandbox;
-  update(id: string, changes: SandboxChanges): Sandbox;
+  isLive(key: number): Promise<boolean>;
+  list(): Promise<Sandbox[]>;
+  create(id: string, opts?: SandboxChanges): Promise<Sandbox>;
+  update(id: string, changes: SandboxChanges): Promise<Sandbox>;
   /** Marks the sandbox deleted; its data is purged by the capability stores' `purgeTenant`. */
-  delete(id: string): Sandbox;
-  getSetting(name: string): string | undefined;
-  setSetting(name: string, value: string): void;
+  delete(id: string): Promise<Sandbox>;
+  getSetting(name: string): Promise<string | undefined>;
+  setSetting(name: string, value: string): Promise<void>;
 }
 
 /** Sandbox id grammar and reserved names (architecture §3, contract). */

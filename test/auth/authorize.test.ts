@@ -8,7 +8,7 @@ describe('authorize', () => {
   let h: Harness;
   before(async () => {
     h = await startHarness();
-    seedBasics(h);
+    await seedBasics(h);
   });
   after(() => h.close());
 
@@ -65,11 +65,11 @@ describe('authorize', () => {
   });
 
   test('A4 unknown, expired and foreign-client launches are refused', async () => {
-    h.auth.clients.add(h.sandbox.key, { clientId: 'other', public: true, redirectUris: [REDIRECT] });
-    const expired = h.launch({ parameters: { patient: 'BILIBABY' }, expiresAt: Date.now() - 1000 });
-    const foreign = h.launch({ parameters: { patient: 'BILIBABY' }, clientId: 'other' });
-    const otherSandbox = h.newSandbox('second');
-    const elsewhere = h.launch({ parameters: { patient: 'BILIBABY' } }, otherSandbox);
+    (await h.auth.clients.add(h.sandbox.key, { clientId: 'other', public: true, redirectUris: [REDIRECT] }));
+    const expired = await h.launch({ parameters: { patient: 'BILIBABY' }, expiresAt: Date.now() - 1000 });
+    const foreign = await h.launch({ parameters: { patient: 'BILIBABY' }, clientId: 'other' });
+    const otherSandbox = await h.newSandbox('second');
+    const elsewhere = await h.launch({ parameters: { patient: 'BILIBABY' } }, otherSandbox);
     for (const launch of ['A'.repeat(43), expired, foreign, elsewhere]) {
       const { challenge } = pkcePair();
       const url = authorizeUrl(h, { client_id: 'app', redirect_uri: REDIRECT, scope: 'launch patient/*.rs', launch, state: 'x', code_challenge: challenge, code_challenge_method: 'S256' });
@@ -90,7 +90,7 @@ describe('authorize', () => {
     const res2 = await fetch(plain, { redirect: 'manual' });
     assert.ok(new URL(res2.headers.get('location') as string).searchParams.get('error'));
 
-    h.auth.clients.add(h.sandbox.key, { clientId: 'legacy', secret: 'legacy-secret', redirectUris: [REDIRECT], pkce: 'if-sent', consent: 'skip' });
+    (await h.auth.clients.add(h.sandbox.key, { clientId: 'legacy', secret: 'legacy-secret', redirectUris: [REDIRECT], pkce: 'if-sent', consent: 'skip' }));
     const b = new Browser();
     const legacy = authorizeUrl(h, { client_id: 'legacy', redirect_uri: REDIRECT, scope: 'user/*.rs', state: 'q' });
     await b.go(legacy, REDIRECT);

@@ -22,18 +22,18 @@ describe('asymmetric clients and backend services', () => {
   let jwksUrl: string;
   before(async () => {
     h = await startHarness();
-    seedBasics(h);
+    await seedBasics(h);
     rs = await keyPair('RS384', 'rs-1');
     es = await keyPair('ES384', 'es-1');
-    h.auth.clients.add(h.sandbox.key, { clientId: 'svc', jwks: { keys: [rs.jwk, es.jwk] }, scope: 'system/*.rs system/Observation.read' });
-    h.auth.clients.add(h.sandbox.key, { clientId: 'asym-app', jwks: { keys: [es.jwk] }, redirectUris: [REDIRECT] });
+    (await h.auth.clients.add(h.sandbox.key, { clientId: 'svc', jwks: { keys: [rs.jwk, es.jwk] }, scope: 'system/*.rs system/Observation.read' }));
+    (await h.auth.clients.add(h.sandbox.key, { clientId: 'asym-app', jwks: { keys: [es.jwk] }, redirectUris: [REDIRECT] }));
     jwksServer = http.createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ keys: [rs.jwk] }));
     });
     await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
     jwksUrl = `http://127.0.0.1:${(jwksServer.address() as { port: number }).port}/jwks.json`;
-    h.auth.clients.add(h.sandbox.key, { clientId: 'svc-url', jwksUrl, scope: 'system/*.rs' });
+    (await h.auth.clients.add(h.sandbox.key, { clientId: 'svc-url', jwksUrl, scope: 'system/*.rs' }));
   });
   after(async () => {
     jwksServer.close();
@@ -112,7 +112,7 @@ describe('asymmetric clients and backend services', () => {
   });
 
   test('launcher client: a secret + client_credentials + smart/orchestrate_launch', async () => {
-    const { generatedSecret } = h.auth.clients.add(h.sandbox.key, { clientId: 'launcher', grantTypes: ['client_credentials'], scope: 'smart/orchestrate_launch' });
+    const { generatedSecret } = (await h.auth.clients.add(h.sandbox.key, { clientId: 'launcher', grantTypes: ['client_credentials'], scope: 'smart/orchestrate_launch' }));
     const t = await postForm(h.urls.token, { grant_type: 'client_credentials', scope: 'smart/orchestrate_launch' }, { authorization: basic('launcher', generatedSecret as string) });
     assert.equal(t.status, 200, JSON.stringify(t.body));
     const g = await h.auth.verifier.verify(h.sandbox, String(t.body.access_token));
@@ -135,7 +135,7 @@ describe('asymmetric clients and backend services', () => {
   });
 
   test('JWKS URLs at private or link-local addresses are refused', async () => {
-    h.auth.clients.add(h.sandbox.key, { clientId: 'svc-meta', jwksUrl: 'http://169.254.169.254/jwks.json', scope: 'system/*.rs' });
+    (await h.auth.clients.add(h.sandbox.key, { clientId: 'svc-meta', jwksUrl: 'http://169.254.169.254/jwks.json', scope: 'system/*.rs' }));
     const t = await cc(await assertion('svc-meta', rs.privateKey, 'RS384', 'rs-1'));
     assert.equal(t.status, 401);
     assert.equal(t.body.error, 'invalid_client');
@@ -148,11 +148,11 @@ describe('asymmetric clients and backend services', () => {
     assert.ok([400, 401].includes(anon.status));
     const wrong = await fetch(reg, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer nope' }, body });
     assert.ok([400, 401].includes(wrong.status));
-    const token = h.auth.registrationToken(h.sandbox);
+    const token = (await h.auth.registrationToken(h.sandbox));
     const ok = await fetch(reg, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body });
     assert.equal(ok.status, 201);
     const meta = (await ok.json()) as { client_id: string };
-    const stored = h.auth.clients.getClient(h.sandbox.key, meta.client_id);
+    const stored = (await h.auth.clients.getClient(h.sandbox.key, meta.client_id));
     assert.equal(stored?.authMethod, 'none');
     assert.doesNotMatch(stored?.scope ?? '', /system\/|orchestrate/);
     const conf = await fetch(reg, {

@@ -9,7 +9,7 @@ describe('EHR launch', () => {
   let h: Harness;
   before(async () => {
     h = await startHarness();
-    seedBasics(h);
+    await seedBasics(h);
   });
   after(() => h.close());
 
@@ -26,7 +26,7 @@ describe('EHR launch', () => {
   };
 
   test('T6 launch with login: every context key at top level with its JSON type, also on refresh and introspection', async () => {
-    const launch = h.launch({ parameters: params, clientId: 'app' });
+    const launch = await h.launch({ parameters: params, clientId: 'app' });
     const r = await authorize(h, { clientId: 'app', scope: 'launch openid fhirUser offline_access user/*.rs patient/*.rs', launch, login: DOC });
     const t = await exchange(h, r.url.searchParams.get('code') as string, r.verifier, { client_id: 'app' });
     assert.equal(t.status, 200);
@@ -41,13 +41,13 @@ describe('EHR launch', () => {
   });
 
   test('T6 defaults: need_patient_banner true and the server style URL when the launch names none; string booleans converted', async () => {
-    const launch = h.launch({ parameters: { patient: 'OTHER', need_patient_banner: 'false' } });
+    const launch = await h.launch({ parameters: { patient: 'OTHER', need_patient_banner: 'false' } });
     const r = await authorize(h, { clientId: 'app', scope: 'launch patient/*.rs', launch, login: DOC });
     const t = await exchange(h, r.url.searchParams.get('code') as string, r.verifier, { client_id: 'app' });
     assert.equal(t.body.patient, 'OTHER');
     assert.equal(t.body.need_patient_banner, false);
     assert.equal(t.body.smart_style_url, `${h.config.publicUrl}/smart-style.json`);
-    const l2 = h.launch({ parameters: { patient: 'OTHER' } });
+    const l2 = await h.launch({ parameters: { patient: 'OTHER' } });
     const r2 = await authorize(h, { clientId: 'app', scope: 'launch patient/*.rs', launch: l2, login: DOC });
     const t2 = await exchange(h, r2.url.searchParams.get('code') as string, r2.verifier, { client_id: 'app' });
     assert.equal(t2.body.need_patient_banner, true);
@@ -64,7 +64,7 @@ describe('EHR launch', () => {
   });
 
   test('SSO launch (username): no login, no consent, single use, no reusable browser session', async () => {
-    const launch = h.launch({ parameters: { patient: 'BILIBABY' }, clientId: 'app', username: 'doc', expiresAt: Date.now() + 120_000 });
+    const launch = await h.launch({ parameters: { patient: 'BILIBABY' }, clientId: 'app', username: 'doc', expiresAt: Date.now() + 120_000 });
     const b = new Browser();
     const { verifier, challenge } = pkcePair();
     const url = authorizeUrl(h, { client_id: 'app', redirect_uri: REDIRECT, scope: 'launch openid fhirUser patient/*.rs', launch, code_challenge: challenge, code_challenge_method: 'S256', state: 'sso' });
@@ -74,7 +74,7 @@ describe('EHR launch', () => {
     const t = await exchange(h, back.searchParams.get('code') as string, verifier, { client_id: 'app' });
     assert.equal(t.status, 200);
     assert.equal(t.body.patient, 'BILIBABY');
-    assert.equal(h.launches.find(h.sandbox.key, launch)?.consumedAt !== undefined, true, 'consumed');
+    assert.equal((await h.launches.find(h.sandbox.key, launch))?.consumedAt !== undefined, true, 'consumed');
 
     // Second use of the same launch: refused.
     const { challenge: c2 } = pkcePair();
@@ -94,7 +94,7 @@ describe('EHR launch', () => {
 
   test('SSO launch replaces an existing session of another persona', async () => {
     const r = await authorize(h, { clientId: 'app', scope: 'user/*.rs', login: DOC });
-    const launch = h.launch({ parameters: { patient: 'BILIBABY' }, username: 'pat' });
+    const launch = await h.launch({ parameters: { patient: 'BILIBABY' }, username: 'pat' });
     const { verifier, challenge } = pkcePair();
     const back = await r.browser.go(
       authorizeUrl(h, { client_id: 'app', redirect_uri: REDIRECT, scope: 'launch openid fhirUser patient/*.rs', launch, code_challenge: challenge, code_challenge_method: 'S256' }),
@@ -108,19 +108,19 @@ describe('EHR launch', () => {
   });
 
   test('seedDemo: bilirubin_chart (public, consent skipped, PKCE) and two personas with generated passwords, idempotent', async () => {
-    const creds = h.auth.seedDemo(h.sandbox, { practitioner: 'DOC1', patient: 'BILIBABY' });
+    const creds = (await h.auth.seedDemo(h.sandbox, { practitioner: 'DOC1', patient: 'BILIBABY' }));
     assert.equal(creds.length, 2);
     for (const c of creds) assert.ok(c.password.length >= 16);
     assert.deepEqual(
       creds.map((c) => c.resource),
       ['Practitioner/DOC1', 'Patient/BILIBABY'],
     );
-    const again = h.auth.seedDemo(h.sandbox, { practitioner: 'DOC1', patient: 'BILIBABY' });
+    const again = (await h.auth.seedDemo(h.sandbox, { practitioner: 'DOC1', patient: 'BILIBABY' }));
     assert.deepEqual(again, creds);
-    const listed = h.auth.personas.list(h.sandbox.key).filter((p) => p.demoPassword);
+    const listed = (await h.auth.personas.list(h.sandbox.key)).filter((p) => p.demoPassword);
     assert.equal(listed.length, 2);
-    assert.equal(h.auth.personas.list(h.sandbox.key).find((p) => p.username === 'doc')?.demoPassword, undefined);
-    const app = h.auth.clients.getClient(h.sandbox.key, 'bilirubin_chart');
+    assert.equal((await h.auth.personas.list(h.sandbox.key)).find((p) => p.username === 'doc')?.demoPassword, undefined);
+    const app = (await h.auth.clients.getClient(h.sandbox.key, 'bilirubin_chart'));
     const urls = bilirubinAppUrls(h.config.publicUrl);
     assert.equal(app?.authMethod, 'none');
     assert.equal(app?.consent, 'skip');
@@ -129,7 +129,7 @@ describe('EHR launch', () => {
     assert.deepEqual(app?.redirectUris, [urls.redirect]);
 
     // The demo app end to end through an EHR launch with the seeded practitioner.
-    const launch = h.launch({ parameters: { patient: 'BILIBABY' }, clientId: 'bilirubin_chart' });
+    const launch = await h.launch({ parameters: { patient: 'BILIBABY' }, clientId: 'bilirubin_chart' });
     const b = new Browser();
     const { verifier, challenge } = pkcePair();
     await b.go(authorizeUrl(h, { client_id: 'bilirubin_chart', redirect_uri: urls.redirect, scope: 'launch openid fhirUser patient/Observation.read patient/Patient.read online_access', launch, code_challenge: challenge, code_challenge_method: 'S256' }), urls.redirect);

@@ -10,8 +10,8 @@ describe('token', () => {
   let secret: string;
   before(async () => {
     h = await startHarness();
-    seedBasics(h);
-    secret = h.auth.clients.add(h.sandbox.key, { clientId: 'conf', redirectUris: [REDIRECT] }).generatedSecret as string;
+    await seedBasics(h);
+    secret = (await h.auth.clients.add(h.sandbox.key, { clientId: 'conf', redirectUris: [REDIRECT] })).generatedSecret as string;
   });
   after(() => h.close());
 
@@ -43,7 +43,7 @@ describe('token', () => {
     });
     assert.ok(pre.status === 204 || pre.status === 200, String(pre.status));
     assert.ok(['*', 'http://127.0.0.1:9'].includes(pre.headers.get('access-control-allow-origin') ?? ''));
-    h.auth.clients.add(h.sandbox.key, { clientId: 'short', public: true, redirectUris: [REDIRECT], accessTokenTtl: 120, consent: 'skip' });
+    (await h.auth.clients.add(h.sandbox.key, { clientId: 'short', public: true, redirectUris: [REDIRECT], accessTokenTtl: 120, consent: 'skip' }));
     const { code, verifier } = await codeFor('short', 'launch/patient patient/*.rs');
     const t = await exchange(h, code, verifier, { client_id: 'short' });
     assert.equal(t.body.expires_in, 120);
@@ -58,7 +58,7 @@ describe('token', () => {
   });
 
   test('scopes the client is not registered for are not granted; restricted ones never to plain apps', async () => {
-    h.auth.clients.add(h.sandbox.key, { clientId: 'narrow', public: true, redirectUris: [REDIRECT], scope: 'launch/patient patient/Observation.rs openid', consent: 'skip' });
+    (await h.auth.clients.add(h.sandbox.key, { clientId: 'narrow', public: true, redirectUris: [REDIRECT], scope: 'launch/patient patient/Observation.rs openid', consent: 'skip' }));
     const { code, verifier } = await codeFor('narrow', 'launch/patient patient/Observation.rs patient/Condition.rs system/*.rs smart/orchestrate_launch openid fhirUser');
     const t = await exchange(h, code, verifier, { client_id: 'narrow' });
     assert.deepEqual(new Set(String(t.body.scope).split(' ')), new Set(['launch/patient', 'patient/Observation.rs', 'openid']));

@@ -7,7 +7,9 @@ import { allowedScopes, describeScope, parseScope, scopeAllowed } from '../../sr
 import { hashSecret, verifySecret } from '../../src/auth/secrets.js';
 import { AuthInputError } from '../../src/auth/types.js';
 import { SqliteClientStore } from '../../src/storage/sqlite/client-store.js';
-import { OidcPayloadTable, sqliteOidcAdapter } from '../../src/storage/sqlite/oidc-adapter.js';
+import { oidcAdapter } from '../../src/auth/adapter.js';
+import { OidcPayloadTable } from '../../src/storage/sqlite/oidc-adapter.js';
+import { SqliteResourceStore } from '../../src/storage/sqlite/fhir/resource-store.js';
 import { openMemorySqlite } from '../../src/storage/sqlite/open.js';
 import { SqlitePersonaStore } from '../../src/storage/sqlite/persona-store.js';
 import { resolveConfig } from '../../src/config/config.js';
@@ -61,8 +63,8 @@ describe('oidc adapter', () => {
   test('tenant isolation, TTL, atomic consume with grant revocation, jti replay', async () => {
     const db = openMemorySqlite();
     const table = new OidcPayloadTable(db);
-    const A = sqliteOidcAdapter(table, 1, { find: () => undefined });
-    const B = sqliteOidcAdapter(table, 2, { find: () => undefined });
+    const A = oidcAdapter(table, 1, { find: async () => undefined });
+    const B = oidcAdapter(table, 2, { find: async () => undefined });
     const codeA = new A('AuthorizationCode');
     await codeA.upsert('c1', { grantId: 'g1', clientId: 'app', accountId: 'doc' }, 60);
     await new A('AccessToken').upsert('t1', { grantId: 'g1', clientId: 'app' }, 60);
@@ -76,7 +78,7 @@ describe('oidc adapter', () => {
     await codeA.upsert('short', { clientId: 'app' }, 1);
     db.prepare('UPDATE oidc_payload SET expires_at = 1 WHERE id = ?').run('short');
     assert.equal(await codeA.find('short'), undefined, 'expired rows are invisible');
-    assert.equal(table.purgeExpired(), 1);
+    assert.equal(await table.purgeExpired(), 1);
 
     const replay = new A('ReplayDetection');
     await replay.upsert('jti1', { iss: 'svc' }, 60);
@@ -87,25 +89,25 @@ describe('oidc adapter', () => {
 });
 
 describe('client and persona stores', () => {
-  const setup = () => {
+  const setup = async () => {
     const db = openMemorySqlite();
-    const fhir = new FhirService({ db, config: resolveConfig({ logLevel: 'silent' }) });
+    const fhir = new FhirService({ store: new SqliteResourceStore(db), config: resolveConfig({ logLevel: 'silent' }) });
     const key = (id: string) => (db.prepare('INSERT INTO sandbox (id, name, created_at) VALUES (?, ?, ?)').run(id, id, Date.now()).lastInsertRowid as number);
     assert.equal(key('one'), 1);
     assert.equal(key('two'), 2);
-    fhir.bulkLoad(1, demoResources());
+    (await fhir.bulkLoad(1, demoResources()));
     return { db, clients: new SqliteClientStore(db), personas: new SqlitePersonaStore(db, fhir) };
   };
 
-  test('client add: kinds, generated secret shown once and stored hashed, validation, remove', () => {
-    const { db, clients } = setup();
-    const r = clients.add(1, { clientId: 'conf', redirectUris: ['https://app.example/cb'] });
+  test('client add: kinds, generated secret shown once and stored hashed, validation, remove', async () => {
+    const { db, clients } = await setup();
+    const r = (await clients.add(1, { clientId: 'conf', redirectUris: ['https://app.example/cb'] }));
     assert.equal(r.client.authMethod, 'client_secret_basic');
     assert.ok(r.generatedSecret && r.generatedSecret.length >= 40);
     const stored = db.prepare('SELECT secret_hash FROM auth_client WHERE client_id = ?').get('conf') as { secret_hash: string };
     assert.match(stored.secret_hash, /^scrypt\$/);
     assert.ok(!stored.secret_hash.includes(r.generatedSecret as string));
-    assert.equal(clients.add(1, { clientId: 'given', secret: 'my-secret-1', redirectUris: ['https://a.example/cb'] }).generatedSecret, undefined);
+    assert.equal((await clients.add(1, { clientId: 'given', secret: 'my-secret-1', redirectUris: ['https://a.example/cb'] })).generatedSecret, undefined);
     const bad: [string, object][] = [
       ['bad id', { clientId: 'a b', public: true, redirectUris: ['https://a/cb'] }],
       ['two kinds', { clientId: 'x', public: true, secret: 'abcdefgh', redirectUris: ['https://a/cb'] }],
@@ -115,32 +117,32 @@ describe('client and persona stores', () => {
       ['bad scope', { clientId: 'x', public: true, redirectUris: ['https://a/cb'], scope: 'everything' }],
       ['private jwk', { clientId: 'x', jwks: { keys: [{ kty: 'EC', kid: 'k', d: 'secret' }] } }],
     ];
-    for (const [why, o] of bad) assert.throws(() => clients.add(1, o as never), AuthInputError, why);
-    assert.throws(() => clients.add(1, { clientId: 'conf', public: true, redirectUris: ['https://a/cb'] }), /already exists/);
-    assert.equal(clients.list(1).length, 2);
-    assert.equal(clients.list(2).length, 0);
-    assert.equal(clients.remove(1, 'conf'), true);
-    assert.equal(clients.remove(1, 'conf'), false);
+    for (const [why, o] of bad) await assert.rejects(async () => ((await clients.add(1, o as never))), AuthInputError, why);
+    await assert.rejects(async () => ((await clients.add(1, { clientId: 'conf', public: true, redirectUris: ['https://a/cb'] }))), /already exists/);
+    assert.equal((await clients.list(1)).length, 2);
+    assert.equal((await clients.list(2)).length, 0);
+    assert.equal((await clients.remove(1, 'conf')), true);
+    assert.equal((await clients.remove(1, 'conf')), false);
     db.close();
   });
 
   test('persona add: refuses "none", unknown resources; checks passwords; demo passwords only when flagged', async () => {
-    const { db, personas } = setup();
-    assert.throws(() => personas.add(1, { username: 'none', password: 'abcd', resource: 'Practitioner/DOC1' }), /none/);
-    assert.throws(() => personas.add(1, { username: 'NONE', password: 'abcd', resource: 'Practitioner/DOC1' }), /none/);
-    assert.throws(() => personas.add(1, { username: 'ghost', password: 'abcd', resource: 'Practitioner/NOPE' }), /does not exist/);
-    assert.throws(() => personas.add(2, { username: 'x', password: 'abcd', resource: 'Practitioner/DOC1' }), /does not exist/, 'other sandbox');
-    assert.throws(() => personas.add(1, { username: 'x', password: 'abcd', resource: 'Observation/1' }), AuthInputError);
-    const { persona } = personas.add(1, { username: 'doc', password: 'pw-1234', resource: 'Practitioner/DOC1' });
+    const { db, personas } = await setup();
+    await assert.rejects(async () => ((await personas.add(1, { username: 'none', password: 'abcd', resource: 'Practitioner/DOC1' }))), /none/);
+    await assert.rejects(async () => ((await personas.add(1, { username: 'NONE', password: 'abcd', resource: 'Practitioner/DOC1' }))), /none/);
+    await assert.rejects(async () => ((await personas.add(1, { username: 'ghost', password: 'abcd', resource: 'Practitioner/NOPE' }))), /does not exist/);
+    await assert.rejects(async () => ((await personas.add(2, { username: 'x', password: 'abcd', resource: 'Practitioner/DOC1' }))), /does not exist/, 'other sandbox');
+    await assert.rejects(async () => ((await personas.add(1, { username: 'x', password: 'abcd', resource: 'Observation/1' }))), AuthInputError);
+    const { persona } = (await personas.add(1, { username: 'doc', password: 'pw-1234', resource: 'Practitioner/DOC1' }));
     assert.equal(persona.name, 'Dana Doctor');
     assert.equal((await personas.checkPassword(1, 'doc', 'pw-1234'))?.username, 'doc');
     assert.equal(await personas.checkPassword(1, 'doc', 'wrong'), undefined);
     assert.equal(await personas.checkPassword(1, 'nobody', 'pw-1234'), undefined);
-    const gen = personas.add(1, { username: 'gen', resource: 'Patient/BILIBABY' });
+    const gen = (await personas.add(1, { username: 'gen', resource: 'Patient/BILIBABY' }));
     assert.ok(gen.generatedPassword);
-    assert.equal(personas.list(1).find((p) => p.username === 'gen')?.demoPassword, undefined, 'not a demo persona');
-    const demo = personas.add(1, { username: 'demo', resource: 'Patient/BILIBABY' }, { demo: true });
-    assert.equal(personas.list(1).find((p) => p.username === 'demo')?.demoPassword, demo.generatedPassword);
+    assert.equal((await personas.list(1)).find((p) => p.username === 'gen')?.demoPassword, undefined, 'not a demo persona');
+    const demo = (await personas.add(1, { username: 'demo', resource: 'Patient/BILIBABY' }, { demo: true }));
+    assert.equal((await personas.list(1)).find((p) => p.username === 'demo')?.demoPassword, demo.generatedPassword);
     db.close();
   });
 });

@@ -9,7 +9,7 @@ describe('verifier', () => {
   let h: Harness;
   before(async () => {
     h = await startHarness();
-    seedBasics(h);
+    await seedBasics(h);
   });
   after(() => h.close());
 
@@ -35,23 +35,23 @@ describe('verifier', () => {
 
   test('unknown, malformed and other-sandbox tokens are undefined', async () => {
     const at = await token();
-    const other = h.newSandbox('other-one');
+    const other = await h.newSandbox('other-one');
     assert.equal(await h.auth.verifier.verify(other, at), undefined);
     assert.equal(await h.auth.verifier.verify(h.sandbox, 'x'.repeat(43)), undefined);
     assert.equal(await h.auth.verifier.verify(h.sandbox, "'; DROP TABLE x; --"), undefined);
   });
 
   test('removing the persona or the client kills its tokens at once', async () => {
-    h.auth.personas.add(h.sandbox.key, { username: 'temp', password: 'temp-pass', resource: 'Practitioner/DOC1' });
+    (await h.auth.personas.add(h.sandbox.key, { username: 'temp', password: 'temp-pass', resource: 'Practitioner/DOC1' }));
     const at = await token({ username: 'temp', password: 'temp-pass' });
     assert.ok(await h.auth.verifier.verify(h.sandbox, at));
-    assert.equal(h.auth.personas.remove(h.sandbox.key, 'temp'), true);
+    assert.equal((await h.auth.personas.remove(h.sandbox.key, 'temp')), true);
     assert.equal(await h.auth.verifier.verify(h.sandbox, at), undefined);
 
-    h.auth.clients.add(h.sandbox.key, { clientId: 'gone', public: true, redirectUris: [REDIRECT] });
+    (await h.auth.clients.add(h.sandbox.key, { clientId: 'gone', public: true, redirectUris: [REDIRECT] }));
     const at2 = await token(PAT, 'gone');
     assert.ok(await h.auth.verifier.verify(h.sandbox, at2));
-    assert.equal(h.auth.clients.remove(h.sandbox.key, 'gone'), true);
+    assert.equal((await h.auth.clients.remove(h.sandbox.key, 'gone')), true);
     assert.equal(await h.auth.verifier.verify(h.sandbox, at2), undefined);
     // A removed client cannot start a new authorization either.
     const res = await fetch(`${h.urls.authorize}?client_id=gone&response_type=code&redirect_uri=${encodeURIComponent(REDIRECT)}`, { redirect: 'manual' });
@@ -59,23 +59,23 @@ describe('verifier', () => {
   });
 
   test('deleting a sandbox (purgeSandbox) kills its tokens; a re-created sandbox shares nothing', async () => {
-    const sb = h.newSandbox('doomed');
-    h.auth.clients.add(sb.key, { clientId: 'app', public: true, redirectUris: [REDIRECT] });
+    const sb = await h.newSandbox('doomed');
+    (await h.auth.clients.add(sb.key, { clientId: 'app', public: true, redirectUris: [REDIRECT] }));
     const before = await fetch(`${h.config.publicUrl}/doomed/auth/.well-known/openid-configuration`);
     assert.equal(before.status, 200);
     const jwks1 = await (await fetch(`${h.config.publicUrl}/doomed/auth/jwks`)).json();
-    h.tenants.delete('doomed');
-    h.auth.purgeSandbox(sb.key);
-    assert.equal(h.auth.clients.getClient(sb.key, 'app'), undefined);
+    (await h.tenants.delete('doomed'));
+    (await h.auth.purgeSandbox(sb.key));
+    assert.equal((await h.auth.clients.getClient(sb.key, 'app')), undefined);
     assert.equal((await fetch(`${h.config.publicUrl}/doomed/auth/jwks`)).status, 404);
-    h.newSandbox('doomed');
+    await h.newSandbox('doomed');
     const jwks2 = await (await fetch(`${h.config.publicUrl}/doomed/auth/jwks`)).json();
     assert.notDeepEqual(jwks1, jwks2, 'new generation, new keys');
   });
 
   test('rotateKeys: a new signing key first, the previous one still published', async () => {
     const before = (await (await fetch(h.urls.jwks)).json()) as { keys: { kid: string }[] };
-    h.auth.rotateKeys(h.sandbox);
+    (await h.auth.rotateKeys(h.sandbox));
     const afterKeys = (await (await fetch(h.urls.jwks)).json()) as { keys: { kid: string; d?: string }[] };
     assert.equal(afterKeys.keys.length, 2);
     assert.equal(afterKeys.keys[1].kid, before.keys[0].kid);

@@ -22,8 +22,8 @@ describe('launches in Chromium', { skip }, () => {
   before(async () => {
     server = await startServer(resolveConfig({ dataDir: tmp.dir, port: 0, logLevel: 'silent' }), () => {});
     base = server.config.publicUrl;
-    const demo = server.services.tenants.get('demo')!;
-    const p = server.services.auth.personas.list(demo.key).find((x) => x.resource.startsWith('Practitioner/'))!;
+    const demo = (await server.services.tenants.get('demo'))!;
+    const p = (await server.services.auth.personas.list(demo.key)).find((x) => x.resource.startsWith('Practitioner/'))!;
     doc = { username: p.username, password: p.demoPassword! };
     browser = await launchChromium();
   });
@@ -51,8 +51,8 @@ describe('launches in Chromium', { skip }, () => {
   }
 
   test('EHR launch of bilirubin_chart: login, chart with 8 points, banner hidden, add a measurement → 9', async () => {
-    const demo = server.services.tenants.get('demo')!;
-    const launch = server.services.launch.register(demo, { kind: 'admin', name: 'test' }, { client_id: 'bilirubin_chart', parameters: { patient: 'BILIBABY', need_patient_banner: false } });
+    const demo = (await server.services.tenants.get('demo'))!;
+    const launch = (await server.services.launch.register(demo, { kind: 'admin', name: 'test' }, { client_id: 'bilirubin_chart', parameters: { patient: 'BILIBABY', need_patient_banner: false } }));
     const { page, problems } = await newPage();
     await page.goto(launch.launch_url!);
     await page.waitForURL(/\/demo\/auth\//);
@@ -70,7 +70,7 @@ describe('launches in Chromium', { skip }, () => {
     await page.getByRole('button', { name: /save/i }).click();
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="bili-point"]').length === 9);
     assert.equal(await points.count(), 9);
-    const stored = server.services.fhir.search(demo.key, 'Observation', new URLSearchParams({ patient: 'BILIBABY', code: '58941-6', _count: '50' }));
+    const stored = (await server.services.fhir.search(demo.key, 'Observation', new URLSearchParams({ patient: 'BILIBABY', code: '58941-6', _count: '50' })));
     assert.equal(stored.length, 9, 'the new Observation is stored');
     assert.deepEqual(problems, []);
     await page.close();
@@ -79,17 +79,17 @@ describe('launches in Chromium', { skip }, () => {
   test('standalone launch through login, patient picker and consent pages', async () => {
     // A sandbox whose bilirubin_chart asks for consent, so that every page of the flow is seen.
     const { services } = server;
-    const demo = services.tenants.get('demo')!;
-    const original = services.auth.clients.getClient(demo.key, 'bilirubin_chart')!;
-    services.auth.clients.remove(demo.key, 'bilirubin_chart');
-    services.auth.clients.add(demo.key, {
+    const demo = (await services.tenants.get('demo'))!;
+    const original = (await services.auth.clients.getClient(demo.key, 'bilirubin_chart'))!;
+    (await services.auth.clients.remove(demo.key, 'bilirubin_chart'));
+    (await services.auth.clients.add(demo.key, {
       clientId: 'bilirubin_chart',
       public: true,
       redirectUris: original.redirectUris,
       launchUri: original.launchUri,
       scope: original.scope,
       consent: 'prompt',
-    });
+    }));
     const { page, problems } = await newPage();
     await page.goto(`${base}/apps/bilirubin-chart/launch.html?iss=${encodeURIComponent(`${base}/demo/data`)}`);
     await page.waitForURL(/\/demo\/auth\//);

@@ -84,10 +84,10 @@ describe('console admin access', () => {
       payload: { id: 'evil-made', data: 'empty' },
     });
     assert.equal(res.statusCode, 403);
-    assert.equal(h.services.tenants.get('evil-made'), undefined);
+    assert.equal((await h.services.tenants.get('evil-made')), undefined);
     const form = await h.browser({ method: 'POST', url: '/console/sandboxes', headers: { origin: 'http://evil.example' }, payload: { id: 'evil-form' } });
     assert.equal(form.statusCode, 403);
-    assert.equal(h.services.tenants.get('evil-form'), undefined);
+    assert.equal((await h.services.tenants.get('evil-form')), undefined);
     const fetchSite = await h.browser({ method: 'GET', url: '/api/sandboxes', headers: { 'sec-fetch-site': 'cross-site' } });
     assert.equal(fetchSite.statusCode, 403);
   });
@@ -97,7 +97,7 @@ describe('console admin access', () => {
     assert.equal(blind.statusCode, 403);
     const crossSite = await h.browser({ method: 'POST', url: '/console/sandboxes', headers: { origin: 'null', 'sec-fetch-site': 'cross-site' }, payload: { id: 'null-origin' } });
     assert.equal(crossSite.statusCode, 403);
-    assert.equal(h.services.tenants.get('null-origin'), undefined);
+    assert.equal((await h.services.tenants.get('null-origin')), undefined);
     const same = await h.browser({ method: 'POST', url: '/console/sandboxes', headers: { origin: 'null', 'sec-fetch-site': 'same-origin' }, payload: { id: 'null-origin', data: 'empty' } });
     assert.equal(same.statusCode, 303, same.body);
   });
@@ -111,7 +111,7 @@ describe('console admin access', () => {
     const noField = await h.browser({ method: 'POST', url: '/console/sandboxes', csrf: false, payload: { id: 'no-csrf' } });
     assert.equal(noField.statusCode, 403);
     assert.match(noField.body, /security token/);
-    assert.equal(h.services.tenants.get('no-csrf'), undefined);
+    assert.equal((await h.services.tenants.get('no-csrf')), undefined);
     const ok = await h.browser({ method: 'POST', url: '/api/sandboxes', payload: { id: 'with-csrf', data: 'empty' } });
     assert.equal(ok.statusCode, 201, ok.body);
     // Scripts with the bearer token are not CSRF-able: a browser never adds that header by itself.

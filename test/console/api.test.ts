@@ -42,7 +42,7 @@ describe('console API: sandboxes', () => {
     assert.equal(upd.statusCode, 200);
     assert.equal(upd.json().open, false);
     assert.equal(upd.json().name, 'Team A2');
-    assert.equal(h.services.tenants.get('team-a')!.openRead, false);
+    assert.equal((await h.services.tenants.get('team-a'))!.openRead, false);
 
     const exp = await api('GET', '/api/sandboxes/team-a/export');
     assert.equal(exp.statusCode, 200);
@@ -51,15 +51,15 @@ describe('console API: sandboxes', () => {
     assert.equal(bundle.type, 'transaction');
     assert.ok(bundle.entry.some((e: { request: { url: string } }) => e.request.url === 'Patient/BILIBABY'));
 
-    const keyBefore = h.services.tenants.get('team-a')!.key;
+    const keyBefore = (await h.services.tenants.get('team-a'))!.key;
     const reset = await api('POST', '/api/sandboxes/team-a/reset', { data: 'empty' });
     assert.equal(reset.statusCode, 200, reset.body);
     assert.equal(reset.json().resources, 0);
-    assert.notEqual(h.services.tenants.get('team-a')!.key, keyBefore, 'a reset makes a new generation');
+    assert.notEqual((await h.services.tenants.get('team-a'))!.key, keyBefore, 'a reset makes a new generation');
     assert.equal(reset.json().sandbox.name, 'Team A2', 'settings survive a reset');
 
     assert.equal((await api('DELETE', '/api/sandboxes/team-a')).statusCode, 204);
-    assert.equal(h.services.tenants.get('team-a'), undefined);
+    assert.equal((await h.services.tenants.get('team-a')), undefined);
     assert.equal((await api('DELETE', '/api/sandboxes/team-a')).statusCode, 404);
   });
 
@@ -139,10 +139,10 @@ describe('console API: apps and personas', () => {
       launchUri: 'http://localhost:3000/launch',
     });
     assert.equal(edited.statusCode, 200, edited.body);
-    assert.deepEqual(h.services.auth.clients.getClient(h.services.tenants.get('demo')!.key, 'my_app')!.redirectUris, ['http://localhost:3000/cb2']);
+    assert.deepEqual((await h.services.auth.clients.getClient((await h.services.tenants.get('demo'))!.key, 'my_app'))!.redirectUris, ['http://localhost:3000/cb2']);
     const badEdit = await api('PUT', '/api/sandboxes/demo/apps/my_app', { public: true, redirectUris: ['not a url'] });
     assert.equal(badEdit.statusCode, 400);
-    assert.equal(h.services.auth.clients.getClient(h.services.tenants.get('demo')!.key, 'my_app')!.name, 'My app v2', 'a refused edit keeps the app');
+    assert.equal((await h.services.auth.clients.getClient((await h.services.tenants.get('demo'))!.key, 'my_app'))!.name, 'My app v2', 'a refused edit keeps the app');
 
     assert.equal((await api('POST', '/api/sandboxes/demo/apps', { clientId: 'my_app', public: true, redirectUris: ['http://x/'] })).statusCode, 409);
     assert.equal((await api('POST', '/api/sandboxes/demo/apps', { clientId: 'bad id!', public: true })).statusCode, 400);

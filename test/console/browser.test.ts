@@ -37,7 +37,7 @@ describe('console in Chromium', { skip }, () => {
     const port = await freePort();
     const config = resolveConfig({ dataDir: dir, demo: false, port, logLevel: 'silent', adminToken: TOKEN });
     services = await createServices(config);
-    createSandbox(services, 'demo', { data: { kind: 'demo' } });
+    (await createSandbox(services, 'demo', { data: { kind: 'demo' } }));
     app = await buildApp(config, services);
     await app.listen({ host: '127.0.0.1', port });
     base = config.publicUrl;

@@ -45,7 +45,7 @@ export async function startConsole(opts: { demo?: boolean } = {}): Promise<Harne
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ss-'));
   const config = resolveConfig({ dataDir: dir, demo: false, port: 8080, publicUrl: ORIGIN, logLevel: 'silent' });
   const services = await createServices(config);
-  if (opts.demo !== false) createSandbox(services, 'demo', { data: { kind: 'demo' } });
+  if (opts.demo !== false) (await createSandbox(services, 'demo', { data: { kind: 'demo' } }));
   const app = Fastify({ logger: false });
   installBodyParsers(app);
   installErrorHandlers(app);

@@ -36,17 +36,17 @@ describe('console pages', () => {
     const created = await post('/console/sandboxes', { id: 'form-made', name: 'Made by a form', data: 'empty', open: 'yes' });
     assert.equal(created.statusCode, 303, created.body);
     assert.equal(created.headers.location, '/console/s/form-made?created=0');
-    assert.equal(h.services.tenants.get('form-made')!.openRead, true);
+    assert.equal((await h.services.tenants.get('form-made'))!.openRead, true);
     const off = await post('/console/s/form-made/update', { name: 'Made by a form' });
     assert.equal(off.statusCode, 200);
     assert.match(off.body, /Settings saved/);
-    assert.equal(h.services.tenants.get('form-made')!.openRead, false);
+    assert.equal((await h.services.tenants.get('form-made'))!.openRead, false);
     const reset = await post('/console/s/form-made/reset', { data: 'empty', confirm: 'yes' });
     assert.match(reset.body, /Sandbox reset/);
     const del = await post('/console/s/form-made/delete', { confirm: 'yes' });
     assert.equal(del.statusCode, 200);
     assert.match(del.body, /Sandbox form-made deleted/);
-    assert.equal(h.services.tenants.get('form-made'), undefined);
+    assert.equal((await h.services.tenants.get('form-made')), undefined);
   });
 
   test('a refused form says why in words and keeps what was typed', async () => {
@@ -85,7 +85,7 @@ describe('console pages', () => {
         },
       ],
     };
-    h.services.fhir.transaction(h.services.tenants.get('demo')!.key, bundle);
+    (await h.services.fhir.transaction((await h.services.tenants.get('demo'))!.key, bundle));
     for (const url of ['/console/s/demo/patients?name=script', '/console/s/demo/patients/evil', '/console/s/demo/launch?patient=evil']) {
       const res = await get(url);
       assert.equal(res.statusCode, 200, url);
@@ -118,7 +118,7 @@ describe('console pages', () => {
       consent: 'prompt',
     });
     assert.equal(saved.statusCode, 200, saved.body);
-    const c = h.services.auth.clients.getClient(h.services.tenants.get('demo')!.key, 'form_manifest')!;
+    const c = (await h.services.auth.clients.getClient((await h.services.tenants.get('demo'))!.key, 'form_manifest'))!;
     assert.equal(c.name, 'Renamed');
     assert.equal(c.authMethod, 'none');
     assert.deepEqual(c.redirectUris, ['http://localhost:4000/', 'http://localhost:4000/other']);
@@ -146,7 +146,7 @@ describe('console pages', () => {
     const u = new URL(String(res.headers.location));
     assert.equal(u.origin + u.pathname, 'http://127.0.0.1:8080/apps/bilirubin-chart/launch.html');
     assert.equal(u.searchParams.get('iss'), 'http://127.0.0.1:8080/demo/data');
-    const launch = h.services.launches.find(h.services.tenants.get('demo')!.key, u.searchParams.get('launch')!);
+    const launch = (await h.services.launches.find((await h.services.tenants.get('demo'))!.key, u.searchParams.get('launch')!));
     assert.ok(launch);
     assert.equal(launch!.username, 'practitioner');
     assert.deepEqual(launch!.parameters, { patient: 'BILIBABY', need_patient_banner: true });
@@ -169,7 +169,7 @@ describe('console pages', () => {
     const src = /<iframe class="ehr-app" title="Bilirubin Chart" src="([^"]+)"/.exec(res.body)?.[1];
     assert.ok(src, 'the app is framed');
     const u = new URL(src!.replace(/&amp;/g, '&'));
-    const launch = h.services.launches.find(h.services.tenants.get('demo')!.key, u.searchParams.get('launch')!);
+    const launch = (await h.services.launches.find((await h.services.tenants.get('demo'))!.key, u.searchParams.get('launch')!));
     assert.deepEqual(launch!.parameters, {
       patient: 'BILIBABY',
       intent: 'reconcile',
@@ -192,7 +192,7 @@ describe('console pages', () => {
     const saved = await post('/console/s/demo/launch', { client_id: 'bilirubin_chart', username: 'practitioner', patient: 'BILIBABY', mode: 'save', name: 'Bili in EHR' });
     assert.equal(saved.statusCode, 200, saved.body);
     assert.match(saved.body, /Scenario <strong>Bili in EHR<\/strong> saved/);
-    const sc = h.services.db.prepare('SELECT id FROM console_scenario WHERE name = ?').get('Bili in EHR') as { id: number };
+    const sc = (h.services.backend as unknown as { db: import('better-sqlite3').Database }).db.prepare('SELECT id FROM console_scenario WHERE name = ?').get('Bili in EHR') as { id: number };
     const page = await get('/console/s/demo/launch');
     assert.match(page.body, new RegExp(`action="/console/s/demo/scenarios/${sc.id}/launch"`));
     assert.match(page.body, /never/);

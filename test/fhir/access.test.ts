@@ -67,7 +67,7 @@ describe('access enforcement', () => {
       assert.equal(none.statusCode, 401);
       assert.match(String(none.headers['www-authenticate']), /error="invalid_token"/);
       assert.equal((await call(h, { url: 'Patient', token: 'made-up' })).statusCode, 401);
-      const other = h.tenants.create('elsewhere');
+      const other = (await h.tenants.create('elsewhere'));
       assert.equal((await call(h, { url: 'Patient', token: h.token('system/*.rs', {}, other) })).statusCode, 401);
       assert.equal((await call(h, { url: 'Patient', token: h.token('system/*.rs', { expiresAt: 1 }) })).statusCode, 401);
       assert.equal((await call(h, { url: 'Patient', headers: { authorization: 'Basic abc' } })).statusCode, 401);

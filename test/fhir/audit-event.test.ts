@@ -55,21 +55,21 @@ describe('launch audit trail as AuditEvent', () => {
 
   before(async () => {
     services = await createServices(resolveConfig({ dataDir: dir, publicUrl: PUBLIC, logLevel: 'silent', demo: false }));
-    sb = services.tenants.create('audit', { openRead: true, openWrite: true });
-    other = services.tenants.create('other');
-    services.fhir.bulkLoad(sb.key, [patient('p1') as any, patient('p2') as any, observation('o1', 'p1') as any]);
-    services.fhir.bulkLoad(other.key, [patient('p1') as any]);
+    sb = (await services.tenants.create('audit', { openRead: true, openWrite: true }));
+    other = (await services.tenants.create('other'));
+    (await services.fhir.bulkLoad(sb.key, [patient('p1') as any, patient('p2') as any, observation('o1', 'p1') as any]));
+    (await services.fhir.bulkLoad(other.key, [patient('p1') as any]));
     const rec = (r: Parameters<Services['audit']['record']>[0]) => services.audit.record(r);
     rec({ sandboxKey: sb.key, action: 'register', outcome: 'success', clientId: 'launcher', patient: 'p1', launchHash: 'h1', recordedAt: day(1) });
     rec({ sandboxKey: sb.key, action: 'authorize', outcome: 'failure', clientId: 'app-a', patient: 'p1', launchHash: 'h1', detail: 'launch expired', recordedAt: day(2) });
     rec({ sandboxKey: sb.key, action: 'token', outcome: 'success', clientId: 'app-a', username: 'dr-who', patient: 'p2', launchHash: 'h2', recordedAt: day(3) });
     rec({ sandboxKey: other.key, action: 'register', outcome: 'success', clientId: 'launcher', patient: 'p1', launchHash: 'hx', recordedAt: day(1) });
     // A real registration through the launch service (admin caller), audited with the hash of its id.
-    launchId = services.launch.register(sb, { kind: 'admin', name: 'test-admin' }, { parameters: { patient: 'p2', need_patient_banner: false } }).launch_id;
-    services.audit.flush();
-    const all = services.audit.query(sb.key, { limit: 10 });
+    launchId = (await services.launch.register(sb, { kind: 'admin', name: 'test-admin' }, { parameters: { patient: 'p2', need_patient_banner: false } })).launch_id;
+    (await services.audit.flush());
+    const all = (await services.audit.query(sb.key, { limit: 10 }));
     for (const r of all) seq[r.action === 'register' && r.clientId === 'test-admin' ? 'live' : `${r.action}`] = `launch-${r.seq}`;
-    seq.foreign = `launch-${services.audit.query(other.key, {})[0].seq}`;
+    seq.foreign = `launch-${(await services.audit.query(other.key, {}))[0].seq}`;
 
     const config = resolveConfig({ dataDir: dir, publicUrl: PUBLIC, logLevel: 'silent' });
     app = Fastify({ logger: false });
@@ -235,7 +235,7 @@ describe('launch audit trail as AuditEvent', () => {
     }
     const tx = await get('', all, 'POST', { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: ae, request: { method: 'POST', url: 'AuditEvent' } }] });
     assert.ok(tx.status >= 400 && tx.status < 500, tx.body);
-    assert.throws(() => services.fhir.bulkLoad(sb.key, [{ ...ae, id: 'x' } as any]), /read-only launch audit trail/);
+    await assert.rejects(async () => ((await services.fhir.bulkLoad(sb.key, [{ ...ae, id: 'x' } as any]))), /read-only launch audit trail/);
     assert.equal((await ids('')).length, 4, 'nothing was added');
   });
 });

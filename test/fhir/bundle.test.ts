@@ -1,7 +1,7 @@
 /** Batch and transaction Bundles (R4 §3.1.0.11–12). */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ALL, call, type Harness, harness, observation, patient } from './helpers.js';
+import { ALL, call, collect, type Harness, harness, observation, patient } from './helpers.js';
 
 describe('batch and transaction', () => {
   let h: Harness;
@@ -136,24 +136,24 @@ describe('batch and transaction', () => {
   });
 
   test('privileged FhirService.transaction, bulkLoad, exportAll and purgeSandbox', async () => {
-    const out = h.fhir.transaction(h.sandbox.key, {
+    const out = (await h.fhir.transaction(h.sandbox.key, {
       resourceType: 'Bundle',
       type: 'transaction',
       entry: [{ resource: patient('svc-1') as any, request: { method: 'PUT', url: 'Patient/svc-1' } }],
-    });
+    }));
     assert.equal(out.type, 'transaction-response');
-    assert.equal(h.fhir.read(h.sandbox.key, 'Patient', 'svc-1')?.id, 'svc-1');
-    const n = h.fhir.bulkLoad(h.sandbox.key, [patient('bulk-1') as any, observation('bulk-o', 'bulk-1') as any]);
+    assert.equal((await h.fhir.read(h.sandbox.key, 'Patient', 'svc-1'))?.id, 'svc-1');
+    const n = (await h.fhir.bulkLoad(h.sandbox.key, [patient('bulk-1') as any, observation('bulk-o', 'bulk-1') as any]));
     assert.equal(n, 2);
-    assert.equal(h.fhir.search(h.sandbox.key, 'Observation', new URLSearchParams({ patient: 'bulk-1' }))[0]?.id, 'bulk-o');
-    assert.throws(() => h.fhir.bulkLoad(h.sandbox.key, [{ resourceType: 'Patient' } as any]), /invalid id/);
-    const other = h.tenants.create('other-sb');
-    h.fhir.bulkLoad(other.key, [patient('elsewhere') as any]);
-    const exported = [...h.fhir.exportAll(h.sandbox.key)].map((r) => `${r.resourceType}/${r.id}`);
+    assert.equal((await h.fhir.search(h.sandbox.key, 'Observation', new URLSearchParams({ patient: 'bulk-1' })))[0]?.id, 'bulk-o');
+    await assert.rejects(async () => (await h.fhir.bulkLoad(h.sandbox.key, [{ resourceType: 'Patient' } as any])), /invalid id/);
+    const other = (await h.tenants.create('other-sb'));
+    (await h.fhir.bulkLoad(other.key, [patient('elsewhere') as any]));
+    const exported = (await collect(h.fhir.exportAll(h.sandbox.key))).map((r) => `${r.resourceType}/${r.id}`);
     assert.ok(exported.includes('Observation/bulk-o'));
     assert.ok(!exported.includes('Patient/elsewhere'));
-    h.fhir.purgeSandbox(h.sandbox.key);
-    assert.equal([...h.fhir.exportAll(h.sandbox.key)].length, 0);
-    assert.equal(h.fhir.read(other.key, 'Patient', 'elsewhere')?.id, 'elsewhere');
+    (await h.fhir.purgeSandbox(h.sandbox.key));
+    assert.equal((await collect(h.fhir.exportAll(h.sandbox.key))).length, 0);
+    assert.equal((await h.fhir.read(other.key, 'Patient', 'elsewhere'))?.id, 'elsewhere');
   });
 });

@@ -10,6 +10,7 @@ import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fast
 import { resolveConfig } from '../../src/config/config.js';
 import type { TokenGrant, TokenVerifier } from '../../src/fhir/access/types.js';
 import { registerFhirRoutes } from '../../src/fhir/routes.js';
+import { SqliteResourceStore } from '../../src/storage/sqlite/fhir/resource-store.js';
 import { FhirService } from '../../src/fhir/service.js';
 import { installBodyParsers } from '../../src/http/body.js';
 import { installErrorHandlers } from '../../src/http/errors.js';
@@ -47,9 +48,9 @@ export async function harness(opts: { open?: boolean; openWrite?: boolean } = {}
   const config = resolveConfig({ dataDir: dir, publicUrl: PUBLIC_URL, logLevel: 'silent' });
   const db = openSqlite(dir);
   const tenants = new SqliteTenantStore(db);
-  const fhir = new FhirService({ db, config });
+  const fhir = new FhirService({ store: new SqliteResourceStore(db), config });
   const verifier = new MapVerifier();
-  const sandbox = tenants.create('test', { openRead: opts.open ?? false, openWrite: opts.openWrite ?? false });
+  const sandbox = (await tenants.create('test', { openRead: opts.open ?? false, openWrite: opts.openWrite ?? false }));
   const app = Fastify({ logger: false, routerOptions: { maxParamLength: 1000 } });
   installBodyParsers(app);
   installErrorHandlers(app);
@@ -115,4 +116,11 @@ export function observation(id: string, patientId: string, code = '58941-6', ext
     valueQuantity: { value: 7.5, unit: 'mg/dL', system: 'http://unitsofmeasure.org', code: 'mg/dL' },
     ...extra,
   };
+}
+
+/** Collects an async iterable (Node 20 has no Array.fromAsync). */
+export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
 }

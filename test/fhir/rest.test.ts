@@ -245,13 +245,13 @@ describe('open base', () => {
     const h = await harness();
     try {
       assert.equal((await call(h, { url: '/test/open/Patient' })).statusCode, 403);
-      h.tenants.update('test', { openRead: true });
+      (await h.tenants.update('test', { openRead: true }));
       assert.equal((await call(h, { url: '/test/open/Patient' })).statusCode, 200);
       assert.equal((await call(h, { url: '/test/open/metadata' })).statusCode, 200);
       const w = await call(h, { method: 'PUT', url: '/test/open/Patient/o1', body: patient('o1') });
       assert.equal(w.statusCode, 403);
       assert.equal(w.json().resourceType, 'OperationOutcome');
-      h.tenants.update('test', { openWrite: true });
+      (await h.tenants.update('test', { openWrite: true }));
       assert.equal((await call(h, { method: 'PUT', url: '/test/open/Patient/o1', body: patient('o1') })).statusCode, 201);
       const r = await call(h, { url: '/test/open/Patient/o1' });
       assert.equal(r.statusCode, 200);

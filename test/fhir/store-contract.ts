@@ -5,7 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { emptyIndexRows, type ResourceStore, type WriteRecord } from '../../src/fhir/store.js';
+import { emptyIndexRows, type ResourceStore, VersionConflict, type WriteRecord } from '../../src/fhir/store.js';
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
 
 export interface StoreFixture {
   store: ResourceStore;
@@ -17,8 +23,8 @@ function record(type: string, id: string, version: number, extra: Partial<WriteR
   return { type, id, content, version, lastUpdated: 1_700_000_000_000 + version, method: version === 1 ? 'POST' : 'PUT', index: emptyIndexRows(), compartments: [], ...extra };
 }
 
-export function resourceStoreContract(name: string, factory: () => Promise<StoreFixture> | StoreFixture): void {
-  describe(`ResourceStore contract: ${name}`, () => {
+export function resourceStoreContract(name: string, factory: () => Promise<StoreFixture> | StoreFixture, skip: string | false = false): void {
+  describe(`ResourceStore contract: ${name}`, { skip }, () => {
     const withStore = (fn: (s: ResourceStore) => Promise<void> | void) => async () => {
       const f = await factory();
       try {
@@ -51,7 +57,7 @@ export function resourceStoreContract(name: string, factory: () => Promise<Store
         assert.equal(await s.read(2, 'Patient', 'p1'), undefined);
         assert.equal(await s.readVersion(2, 'Patient', 'p1', 1), undefined);
         assert.equal((await s.history(2, { limit: 10, offset: 0 })).length, 0);
-        assert.deepEqual([...(await s.exportAll(2))], []);
+        assert.deepEqual(await collect(s.exportAll(2)), []);
       }),
     );
 
@@ -119,28 +125,83 @@ export function resourceStoreContract(name: string, factory: () => Promise<Store
     );
 
     test(
-      'a failing transaction leaves nothing behind; nested ones roll back alone',
+      'apply: a write set is atomic; expected versions are checked inside it; guards roll everything back',
       withStore(async (s) => {
-        assert.throws(() =>
-          s.transaction(() => {
-            s.put(1, record('Patient', 'x', 1));
-            throw new Error('boom');
-          }),
+        await s.apply(1, [
+          { kind: 'put', rec: record('Patient', 'a', 1), expect: 0 },
+          { kind: 'put', rec: record('Patient', 'b', 1), expect: 0 },
+        ]);
+        assert.equal((await s.read(1, 'Patient', 'a'))?.version, 1);
+        // The second op expects a version that is not there: nothing of the set is written.
+        await assert.rejects(
+          s.apply(1, [
+            { kind: 'put', rec: record('Patient', 'x', 1), expect: 0 },
+            { kind: 'put', rec: record('Patient', 'a', 2), expect: 5 },
+          ]),
+          (e: unknown) => e instanceof VersionConflict && e.actual === 1,
         );
         assert.equal(await s.read(1, 'Patient', 'x'), undefined);
-        s.transaction(() => {
-          s.put(1, record('Patient', 'y', 1));
-          try {
-            s.transaction(() => {
-              s.put(1, record('Patient', 'z', 1));
-              throw new Error('inner');
-            });
-          } catch {
-            // the savepoint rolled back
-          }
-        });
-        assert.ok(await s.read(1, 'Patient', 'y'));
-        assert.equal(await s.read(1, 'Patient', 'z'), undefined);
+        assert.equal((await s.read(1, 'Patient', 'a'))?.version, 1);
+        // Creating what exists is a conflict too (two writers planned the same create).
+        await assert.rejects(s.apply(1, [{ kind: 'put', rec: record('Patient', 'b', 1), expect: 0 }]), VersionConflict);
+        // The same resource twice in one set: the second op sees the first.
+        const out = await s.apply(1, [
+          { kind: 'put', rec: record('Patient', 'a', 2), expect: 1 },
+          { kind: 'put', rec: record('Patient', 'a', 3), expect: 2 },
+          { kind: 'remove', type: 'Patient', id: 'b', version: 2, lastUpdated: 1_700_000_000_500, expect: 1 },
+        ]);
+        assert.deepEqual(
+          out.map((r) => [r.id, r.version, r.deleted]),
+          [
+            ['a', 2, false],
+            ['a', 3, false],
+            ['b', 2, true],
+          ],
+        );
+        assert.equal(out[0].rid, out[1].rid);
+        assert.equal((await s.history(1, { type: 'Patient', id: 'a', limit: 10, offset: 0 })).length, 3);
+        // A guard that finds no row rolls the whole set back with its error.
+        const rows = emptyIndexRows();
+        rows.token.push(['gender', null, 'female']);
+        const refuse = new Error('not allowed');
+        await assert.rejects(
+          s.apply(1, [
+            { kind: 'put', rec: record('Patient', 'y', 1), expect: 0 },
+            {
+              kind: 'put',
+              rec: record('Patient', 'g', 1, { index: rows }),
+              expect: 0,
+              guard: { sql: (rid) => ({ sql: 'SELECT 1 AS ok FROM ix_token WHERE rid = ? AND code = ?', params: [rid, 'male'] }), error: () => refuse },
+            },
+          ]),
+          (e: unknown) => e === refuse,
+        );
+        assert.equal(await s.read(1, 'Patient', 'y'), undefined);
+        assert.equal(await s.read(1, 'Patient', 'g'), undefined);
+        const ok = await s.apply(1, [
+          {
+            kind: 'put',
+            rec: record('Patient', 'g', 1, { index: rows }),
+            expect: 0,
+            guard: { sql: (rid) => ({ sql: 'SELECT 1 AS ok FROM ix_token WHERE rid = ? AND code = ?', params: [rid, 'female'] }), error: () => refuse },
+          },
+        ]);
+        assert.ok(ok[0].rid > 0);
+      }),
+    );
+
+    test(
+      'concurrent write sets on one resource: exactly one wins, the other gets a VersionConflict',
+      withStore(async (s) => {
+        await s.put(1, record('Patient', 'c', 1));
+        const results = await Promise.allSettled([
+          s.apply(1, [{ kind: 'put', rec: record('Patient', 'c', 2), expect: 1 }]),
+          s.apply(1, [{ kind: 'put', rec: record('Patient', 'c', 2), expect: 1 }]),
+        ]);
+        assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+        const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+        assert.ok(lost.reason instanceof VersionConflict, String(lost.reason));
+        assert.equal((await s.read(1, 'Patient', 'c'))?.version, 2);
       }),
     );
 
@@ -150,7 +211,7 @@ export function resourceStoreContract(name: string, factory: () => Promise<Store
         for (let i = 0; i < 1200; i++) await s.put(3, record('Patient', `p${i}`, 1));
         await s.put(4, record('Patient', 'other', 1));
         await s.remove(3, 'Patient', 'p0', 2, 5);
-        const ids = [...(await s.exportAll(3))].map((t) => JSON.parse(t).id);
+        const ids = (await collect(s.exportAll(3))).map((t) => JSON.parse(t).id);
         assert.equal(ids.length, 1199);
         assert.ok(!ids.includes('p0'));
         await s.purge(3);

@@ -19,7 +19,7 @@ describe('undecodable URLs', () => {
   before(async () => {
     const config = resolveConfig({ dataDir: dir, logLevel: 'silent', demo: false });
     services = await createServices(config);
-    services.tenants.create('demo', { openRead: true });
+    (await services.tenants.create('demo', { openRead: true }));
     app = await buildApp(config, services);
     await app.ready();
   });

@@ -39,12 +39,12 @@ describe('launch registration service', () => {
     issuer = `${base}/demo/auth`;
     biliRedirect = `${base}/apps/bilirubin-chart/index.html`;
     const { services } = server;
-    const demo = services.tenants.get('demo')!;
-    services.auth.clients.add(demo.key, { clientId: 'launcher', secret: 'launcher-secret-0123456789', grantTypes: ['client_credentials'], scope: 'smart/orchestrate_launch' });
-    services.auth.clients.add(demo.key, { clientId: 'reader', secret: 'reader-secret-0123456789', grantTypes: ['client_credentials'], scope: 'system/*.rs' });
-    services.auth.clients.add(demo.key, { clientId: 'other-app', public: true, redirectUris: ['http://127.0.0.1:9/cb'], scope: 'launch patient/*.rs openid fhirUser', consent: 'skip' });
+    const demo = (await services.tenants.get('demo'))!;
+    (await services.auth.clients.add(demo.key, { clientId: 'launcher', secret: 'launcher-secret-0123456789', grantTypes: ['client_credentials'], scope: 'smart/orchestrate_launch' }));
+    (await services.auth.clients.add(demo.key, { clientId: 'reader', secret: 'reader-secret-0123456789', grantTypes: ['client_credentials'], scope: 'system/*.rs' }));
+    (await services.auth.clients.add(demo.key, { clientId: 'other-app', public: true, redirectUris: ['http://127.0.0.1:9/cb'], scope: 'launch patient/*.rs openid fhirUser', consent: 'skip' }));
     orchestrator = await clientCredentials(issuer, 'launcher', 'launcher-secret-0123456789', 'smart/orchestrate_launch');
-    const listing = services.auth.personas.list(demo.key).find((p) => p.resource.startsWith('Practitioner/'))!;
+    const listing = (await services.auth.personas.list(demo.key)).find((p) => p.resource.startsWith('Practitioner/'))!;
     persona = { username: listing.username, password: listing.demoPassword! };
   });
 
@@ -83,8 +83,8 @@ describe('launch registration service', () => {
     assert.equal(basic.status, 401);
 
     const { services } = server;
-    const other = services.tenants.create('other');
-    services.auth.clients.add(other.key, { clientId: 'launcher', secret: 'other-secret-0123456789abc', grantTypes: ['client_credentials'], scope: 'smart/orchestrate_launch' });
+    const other = (await services.tenants.create('other'));
+    (await services.auth.clients.add(other.key, { clientId: 'launcher', secret: 'other-secret-0123456789abc', grantTypes: ['client_credentials'], scope: 'smart/orchestrate_launch' }));
     const foreign = await clientCredentials(`${base}/other/auth`, 'launcher', 'other-secret-0123456789abc', 'smart/orchestrate_launch');
     const r = await registerAs(foreign, SEED);
     assert.equal(r.status, 401, 'a token of sandbox "other" is not valid on "demo"');
@@ -223,9 +223,9 @@ describe('launch registration service', () => {
 
   test('legacy open registration: off by default; when on, anonymous with client_id, no username, rate-limited', async () => {
     const { services } = server;
-    services.tenants.create('legacy', { openRegistration: true });
-    const legacy = services.tenants.get('legacy')!;
-    services.auth.clients.add(legacy.key, { clientId: 'app', public: true, redirectUris: ['http://127.0.0.1:9/cb'], launchUri: 'http://127.0.0.1:9/launch', scope: 'launch' });
+    (await services.tenants.create('legacy', { openRegistration: true }));
+    const legacy = (await services.tenants.get('legacy'))!;
+    (await services.auth.clients.add(legacy.key, { clientId: 'app', public: true, redirectUris: ['http://127.0.0.1:9/cb'], launchUri: 'http://127.0.0.1:9/launch', scope: 'launch' }));
     const url = `${base}/legacy/data/_services/smart/Launch`;
     const post = (body: string) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     const ok = await post('{"client_id":"app","parameters":{}}');
@@ -242,7 +242,7 @@ describe('launch registration service', () => {
 
   test('the audit trail records registration, authorize and token uses and failures, with hashed launch ids', async () => {
     const { services } = server;
-    const demo = services.tenants.get('demo')!;
+    const demo = (await services.tenants.get('demo'))!;
     const body = JSON.stringify({ client_id: 'bilirubin_chart', username: persona.username, parameters: { patient: 'BILIBABY' } });
     const reg = await (await registerAs(orchestrator, body)).json();
     const a = authorizeUrl({ issuer, aud: iss, clientId: 'bilirubin_chart', redirectUri: biliRedirect, scope: BILI_SCOPE, launch: reg.launch_id });
@@ -253,14 +253,14 @@ describe('launch registration service', () => {
     await authorizeRedirect(reuse.url);
 
     const { hashLaunchId } = await import('../../src/launch/model.js');
-    const records = services.audit.query(demo.key, { launchHash: hashLaunchId(reg.launch_id) });
+    const records = (await services.audit.query(demo.key, { launchHash: hashLaunchId(reg.launch_id) }));
     const seen = records.map((r) => `${r.action}:${r.outcome}`).sort();
     assert.deepEqual(seen, ['authorize:failure', 'authorize:success', 'register:success', 'token:success']);
     const authorized = records.find((r) => r.action === 'authorize' && r.outcome === 'success')!;
     assert.equal(authorized.username, persona.username);
     assert.equal(authorized.patient, 'BILIBABY');
     assert.equal(records.find((r) => r.action === 'authorize' && r.outcome === 'failure')?.detail, 'the launch has already been used');
-    const raw = server.services.db.prepare('SELECT count(*) AS n FROM audit_event WHERE launch_hash = ? OR detail LIKE ?').get(reg.launch_id, `%${reg.launch_id}%`) as { n: number };
+    const raw = (server.services.backend as unknown as { db: import('better-sqlite3').Database }).db.prepare('SELECT count(*) AS n FROM audit_event WHERE launch_hash = ? OR detail LIKE ?').get(reg.launch_id, `%${reg.launch_id}%`) as { n: number };
     assert.equal(raw.n, 0, 'the launch id itself is never stored');
   });
 });

@@ -148,22 +148,22 @@ export function pageSql(ex: ExecContext, req: SearchRequest, w: Compiled = compi
   return { sql: `SELECT ${COLS} FROM ${w.from} WHERE ${w.where} ORDER BY ${order} LIMIT ? OFFSET ?`, params };
 }
 
-export function executeSearch(ex: ExecContext, req: SearchRequest): SearchOutcome {
+export async function executeSearch(ex: ExecContext, req: SearchRequest): Promise<SearchOutcome> {
   const w = compileWhere(ex, req.conds);
   let total: number | undefined;
   if (req.total === 'accurate' || req.summary === 'count') {
-    total = (ex.store.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${w.from} WHERE ${w.where}`, w.params)[0]?.n ?? 0);
+    total = Number((await ex.store.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${w.from} WHERE ${w.where}`, w.params))[0]?.n ?? 0);
   }
   let matches: Row[] = [];
   let hasMore = false;
   if (req.count > 0) {
     const { sql, params } = pageSql(ex, req, w);
-    matches = ex.store.query<Row>(sql, params);
+    matches = await ex.store.query<Row>(sql, params);
     hasMore = matches.length > req.count;
     if (hasMore) matches = matches.slice(0, req.count);
   }
   if (total === undefined && !hasMore && (matches.length > 0 || req.offset === 0)) total = req.offset + matches.length;
-  const included = req.include.length || req.revinclude.length ? resolveIncludes(ex, req, matches) : [];
+  const included = req.include.length || req.revinclude.length ? await resolveIncludes(ex, req, matches) : [];
   return { matches, included, total, hasMore };
 }
 
@@ -179,7 +179,7 @@ function refPids(ex: ExecContext, type: string, code: string): number[] {
 }
 
 /** Fetches `type` resources by id, through the access condition of that type. */
-function fetchByIds(ex: ExecContext, type: string, ids: string[]): Row[] {
+async function fetchByIds(ex: ExecContext, type: string, ids: string[]): Promise<Row[]> {
   const access = ex.access(type);
   if (!access) return [];
   const out: Row[] = [];
@@ -187,12 +187,12 @@ function fetchByIds(ex: ExecContext, type: string, ids: string[]): Row[] {
     const b = new SqlBuilder(ex.tenant);
     const head = `r.tenant = ${b.p(ex.tenant)} AND r.rtype = ${b.p(type)} AND r.id IN (${part.map((i) => b.p(i)).join(',')})`;
     const sql = `SELECT ${COLS} FROM resource r WHERE ${head} AND r.deleted = 0 AND ${compile(b, access, 'r', true)}`;
-    out.push(...ex.store.query<Row>(sql, b.params));
+    out.push(...(await ex.store.query<Row>(sql, b.params)));
   }
   return out;
 }
 
-function includeFrom(ex: ExecContext, spec: IncludeSpec, frontier: Row[]): Row[] {
+async function includeFrom(ex: ExecContext, spec: IncludeSpec, frontier: Row[]): Promise<Row[]> {
   const src = frontier.filter((r) => spec.srcType === '*' || r.rtype === spec.srcType);
   if (src.length === 0) return [];
   const targets = new Map<string, Set<string>>();
@@ -202,7 +202,7 @@ function includeFrom(ex: ExecContext, spec: IncludeSpec, frontier: Row[]): Row[]
     const pids = refPids(ex, type, spec.code);
     if (pids.length === 0) continue;
     for (const part of chunks(rows)) {
-      const refs = ex.store.query<{ ttype: string; tid: string }>(
+      const refs = await ex.store.query<{ ttype: string; tid: string }>(
         `SELECT DISTINCT ttype, tid FROM ix_ref WHERE tenant = ? AND rid IN (${part.map(() => '?').join(',')})
          AND pid IN (${pids.map(() => '?').join(',')}) AND ttype IS NOT NULL`,
         [ex.tenant, ...part.map((r) => r.rid), ...pids],
@@ -215,26 +215,26 @@ function includeFrom(ex: ExecContext, spec: IncludeSpec, frontier: Row[]): Row[]
     }
   }
   const out: Row[] = [];
-  for (const [type, ids] of targets) out.push(...fetchByIds(ex, type, [...ids]));
+  for (const [type, ids] of targets) out.push(...(await fetchByIds(ex, type, [...ids])));
   return out;
 }
 
 /** `_revinclude=*`: the source types that refer to the frontier at all, each through its own access. */
-function revincludeAny(ex: ExecContext, spec: IncludeSpec, frontier: Row[]): Row[] {
+async function revincludeAny(ex: ExecContext, spec: IncludeSpec, frontier: Row[]): Promise<Row[]> {
   const types = new Set<string>();
   for (const part of chunks(frontier)) {
     const b = new SqlBuilder(ex.tenant);
     const tenant = b.p(ex.tenant);
     const targets = part.map((r) => `(x.tid = ${b.p(r.id)} AND x.ttype = ${b.p(r.rtype)})`).join(' OR ');
     const sql = `SELECT DISTINCT r.rtype FROM ix_ref x JOIN resource r ON r.rid = x.rid WHERE x.tenant = ${tenant} AND (${targets}) AND r.deleted = 0`;
-    for (const { rtype } of ex.store.query<{ rtype: string }>(sql, b.params)) types.add(rtype);
+    for (const { rtype } of await ex.store.query<{ rtype: string }>(sql, b.params)) types.add(rtype);
   }
   const out: Row[] = [];
-  for (const t of [...types].sort()) out.push(...revincludeFrom(ex, { ...spec, srcType: t, code: '*' }, frontier));
+  for (const t of [...types].sort()) out.push(...(await revincludeFrom(ex, { ...spec, srcType: t, code: '*' }, frontier)));
   return out;
 }
 
-function revincludeFrom(ex: ExecContext, spec: IncludeSpec, frontier: Row[]): Row[] {
+async function revincludeFrom(ex: ExecContext, spec: IncludeSpec, frontier: Row[]): Promise<Row[]> {
   if (spec.srcType === '*') return revincludeAny(ex, spec, frontier);
   const access = ex.access(spec.srcType);
   if (!access || frontier.length === 0) return [];
@@ -253,19 +253,19 @@ function revincludeFrom(ex: ExecContext, spec: IncludeSpec, frontier: Row[]): Ro
       `SELECT DISTINCT ${COLS} FROM ix_ref x JOIN resource r ON r.rid = x.rid ` +
       `WHERE x.tenant = ${tenant} AND x.pid IN (${pidList}) AND (${targets}) AND r.rtype = ${srcType} ` +
       `AND r.deleted = 0 AND ${accessSql}`;
-    out.push(...ex.store.query<Row>(sql, b.params));
+    out.push(...(await ex.store.query<Row>(sql, b.params)));
   }
   return out;
 }
 
-function resolveIncludes(ex: ExecContext, req: SearchRequest, matches: Row[]): Row[] {
+async function resolveIncludes(ex: ExecContext, req: SearchRequest, matches: Row[]): Promise<Row[]> {
   const seen = new Set(matches.map((r) => r.rid));
   const out: Row[] = [];
   let frontier = matches;
   for (let round = 0; round < 4 && frontier.length; round++) {
     const found: Row[] = [];
-    for (const spec of req.include) if (round === 0 || spec.iterate) found.push(...includeFrom(ex, spec, frontier));
-    for (const spec of req.revinclude) if (round === 0 || spec.iterate) found.push(...revincludeFrom(ex, spec, frontier));
+    for (const spec of req.include) if (round === 0 || spec.iterate) found.push(...(await includeFrom(ex, spec, frontier)));
+    for (const spec of req.revinclude) if (round === 0 || spec.iterate) found.push(...(await revincludeFrom(ex, spec, frontier)));
     frontier = [];
     for (const r of found) {
       if (seen.has(r.rid)) continue;
@@ -273,6 +273,18 @@ function resolveIncludes(ex: ExecContext, req: SearchRequest, matches: Row[]): R
       out.push(r);
       frontier.push(r);
     }
+  }
+  return out;
+}
+
+/** (type, code) pairs whose pids sorting and includes of `req` will ask for: warmed before execution. */
+export function pidsNeeded(req: SearchRequest): [string, string][] {
+  const out: [string, string][] = [];
+  for (const s of req.sort) if (!s.code.startsWith('_')) for (const t of req.types) out.push([t, s.code]);
+  for (const spec of [...req.include, ...req.revinclude]) {
+    if (spec.srcType === '*') continue;
+    if (spec.code !== '*') out.push([spec.srcType, spec.code]);
+    else for (const d of paramsOf(spec.srcType).values()) if (d.type === 'reference') out.push([spec.srcType, d.code]);
   }
   return out;
 }

@@ -3,9 +3,10 @@
  * registration initial access token. Generated on first use, never defaulted (config.ts: "there are
  * no default secrets"). Two processes generating at once keep whichever row was inserted first.
  */
+import type { AuthKeyStore } from '../auth-stores.js';
 import type { Sqlite } from './open.js';
 
-export class SqliteAuthKeyStore {
+export class SqliteAuthKeyStore implements AuthKeyStore {
   private readonly sel;
   private readonly ins;
   private readonly upd;
@@ -18,23 +19,22 @@ export class SqliteAuthKeyStore {
     );
   }
 
-  get(sandboxKey: number, name: string): string | undefined {
+  async get(sandboxKey: number, name: string): Promise<string | undefined> {
     return (this.sel.get(sandboxKey, name) as { value: string } | undefined)?.value;
   }
 
-  /** The stored value, creating it with `make()` when absent. */
-  getOrCreate(sandboxKey: number, name: string, make: () => string): string {
-    const found = this.get(sandboxKey, name);
-    if (found !== undefined) return found;
+  async getOrCreate(sandboxKey: number, name: string, make: () => string): Promise<string> {
+    const found = this.sel.get(sandboxKey, name) as { value: string } | undefined;
+    if (found !== undefined) return found.value;
     this.ins.run(sandboxKey, name, make(), Date.now());
-    return this.get(sandboxKey, name) as string;
+    return (this.sel.get(sandboxKey, name) as { value: string }).value;
   }
 
-  set(sandboxKey: number, name: string, value: string): void {
+  async set(sandboxKey: number, name: string, value: string): Promise<void> {
     this.upd.run(sandboxKey, name, value, Date.now());
   }
 
-  purgeSandbox(sandboxKey: number): void {
+  async purgeSandbox(sandboxKey: number): Promise<void> {
     this.db.prepare('DELETE FROM auth_key WHERE tenant = ?').run(sandboxKey);
   }
 }

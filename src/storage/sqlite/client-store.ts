@@ -15,7 +15,7 @@ import { hashSecret, randomSecret } from '../../auth/secrets.js';
 import { parseScope, splitScopes } from '../../auth/scopes.js';
 import type { Sqlite } from './open.js';
 
-interface Row {
+export interface ClientRow {
   tenant: number;
   client_id: string;
   name: string;
@@ -35,7 +35,7 @@ interface Row {
   created_at: number;
 }
 
-const toClient = (r: Row): SandboxClient => ({
+export const toClient = (r: ClientRow): SandboxClient => ({
   sandboxKey: r.tenant,
   clientId: r.client_id,
   name: r.name,
@@ -63,7 +63,7 @@ export const DEFAULT_APP_SCOPE =
 /** A backend service without `--scope` may read the whole sandbox. */
 export const DEFAULT_SERVICE_SCOPE = 'system/*.rs';
 
-function httpUrl(value: string, what: string): string {
+export function httpUrl(value: string, what: string): string {
   let u: URL;
   try {
     u = new URL(value);
@@ -96,7 +96,7 @@ function checkJwks(jwks: unknown): { keys: Record<string, unknown>[] } {
 }
 
 /** Validates `client add` options into a row (throws AuthInputError). Shared with dynamic registration. */
-export function clientRow(sandboxKey: number, o: ClientAddOptions): { row: Row; generatedSecret?: string } {
+export function clientRow(sandboxKey: number, o: ClientAddOptions): { row: ClientRow; generatedSecret?: string } {
   if (!CLIENT_ID.test(o.clientId)) throw new AuthInputError(`client id must match ${CLIENT_ID.source}`, 'invalid');
   const kinds = [o.public, o.secret !== undefined, o.jwksUrl !== undefined || o.jwks !== undefined].filter(Boolean).length;
   if (kinds > 1) throw new AuthInputError('choose one of --public, --secret, --jwks-url/--jwks-file', 'invalid');
@@ -167,22 +167,22 @@ export class SqliteClientStore implements ClientStore {
     );
   }
 
-  getClient(sandboxKey: number, clientId: string): SandboxClient | undefined {
-    const r = this.one.get(sandboxKey, clientId) as Row | undefined;
+  async getClient(sandboxKey: number, clientId: string): Promise<SandboxClient | undefined> {
+    const r = this.one.get(sandboxKey, clientId) as ClientRow | undefined;
     return r && toClient(r);
   }
 
   /** The stored secret hash (for the token endpoint's secret check); never leaves the auth module. */
-  secretHash(sandboxKey: number, clientId: string): string | undefined {
-    return (this.one.get(sandboxKey, clientId) as Row | undefined)?.secret_hash ?? undefined;
+  async secretHash(sandboxKey: number, clientId: string): Promise<string | undefined> {
+    return (this.one.get(sandboxKey, clientId) as ClientRow | undefined)?.secret_hash ?? undefined;
   }
 
-  findByLaunchUri(sandboxKey: number, uri: string): SandboxClient | undefined {
-    const r = this.byLaunchUri.get(sandboxKey, uri) as Row | undefined;
+  async findByLaunchUri(sandboxKey: number, uri: string): Promise<SandboxClient | undefined> {
+    const r = this.byLaunchUri.get(sandboxKey, uri) as ClientRow | undefined;
     return r && toClient(r);
   }
 
-  add(sandboxKey: number, opts: ClientAddOptions, registered = false): ClientAddResult {
+  async add(sandboxKey: number, opts: ClientAddOptions, registered = false): Promise<ClientAddResult> {
     const { row, generatedSecret } = clientRow(sandboxKey, opts);
     const insert = this.db.transaction(() => {
       if (this.one.get(sandboxKey, opts.clientId)) throw new AuthInputError(`client ${opts.clientId} already exists`, 'exists');
@@ -193,7 +193,7 @@ export class SqliteClientStore implements ClientStore {
   }
 
   /** Re-points an app at new URLs (the demo app follows PUBLIC_URL, architecture §3). */
-  updateUrls(sandboxKey: number, clientId: string, u: { launchUri?: string; redirectUris: string[] }): void {
+  async updateUrls(sandboxKey: number, clientId: string, u: { launchUri?: string; redirectUris: string[] }): Promise<void> {
     const redirects = u.redirectUris.map((x) => httpUrl(x, 'redirect URI'));
     const launch = u.launchUri === undefined ? null : httpUrl(u.launchUri, 'launch URI');
     this.db
@@ -201,21 +201,33 @@ export class SqliteClientStore implements ClientStore {
       .run(JSON.stringify(redirects), launch, sandboxKey, clientId);
   }
 
-  list(sandboxKey: number): SandboxClient[] {
-    return (this.db.prepare('SELECT * FROM auth_client WHERE tenant = ? ORDER BY client_id').all(sandboxKey) as Row[]).map(toClient);
+  async list(sandboxKey: number): Promise<SandboxClient[]> {
+    return (this.db.prepare('SELECT * FROM auth_client WHERE tenant = ? ORDER BY client_id').all(sandboxKey) as ClientRow[]).map(toClient);
   }
 
-  remove(sandboxKey: number, clientId: string): boolean {
-    const run = this.db.transaction(() => {
-      const n = this.db.prepare('DELETE FROM auth_client WHERE tenant = ? AND client_id = ?').run(sandboxKey, clientId).changes;
-      // Architecture §4: removing a client revokes every grant and token that depends on it.
-      this.db.prepare('DELETE FROM oidc_payload WHERE tenant = ? AND client_id = ?').run(sandboxKey, clientId);
-      return n === 1;
-    });
-    return run.immediate();
+  async remove(sandboxKey: number, clientId: string): Promise<boolean> {
+    return this.db.transaction(() => this.removeSync(sandboxKey, clientId)).immediate();
   }
 
-  purgeSandbox(sandboxKey: number): void {
+  private removeSync(sandboxKey: number, clientId: string): boolean {
+    const n = this.db.prepare('DELETE FROM auth_client WHERE tenant = ? AND client_id = ?').run(sandboxKey, clientId).changes;
+    // Architecture §4: removing a client revokes every grant and token that depends on it.
+    this.db.prepare('DELETE FROM oidc_payload WHERE tenant = ? AND client_id = ?').run(sandboxKey, clientId);
+    return n === 1;
+  }
+
+  async replace(sandboxKey: number, opts: ClientAddOptions): Promise<ClientAddResult> {
+    const { row, generatedSecret } = clientRow(sandboxKey, opts);
+    this.db
+      .transaction(() => {
+        this.removeSync(sandboxKey, opts.clientId);
+        this.ins.run({ ...row, registered: 0 });
+      })
+      .immediate();
+    return { client: toClient(row), generatedSecret };
+  }
+
+  async purgeSandbox(sandboxKey: number): Promise<void> {
     this.db.prepare('DELETE FROM auth_client WHERE tenant = ?').run(sandboxKey);
   }
 }

@@ -44,7 +44,7 @@ export class SqliteLaunchStore implements LaunchStore {
     this.del = db.prepare('DELETE FROM launch_context WHERE tenant = ? AND id_hash = ?');
   }
 
-  insert(l: StoredLaunch): void {
+  async insert(l: StoredLaunch): Promise<void> {
     this.ins.run({
       tenant: l.sandboxKey,
       id_hash: l.idHash,
@@ -57,30 +57,30 @@ export class SqliteLaunchStore implements LaunchStore {
     });
   }
 
-  find(sandboxKey: number, launchId: string): StoredLaunch | undefined {
+  async find(sandboxKey: number, launchId: string): Promise<StoredLaunch | undefined> {
     const r = this.sel.get(sandboxKey, hashLaunchId(launchId), Date.now()) as Row | undefined;
     return r && toLaunch(r);
   }
 
-  consume(sandboxKey: number, launchId: string, now = Date.now()): boolean {
+  async consume(sandboxKey: number, launchId: string, now = Date.now()): Promise<boolean> {
     return this.con.run(now, sandboxKey, hashLaunchId(launchId), now).changes === 1;
   }
 
-  delete(sandboxKey: number, launchId: string): boolean {
+  async delete(sandboxKey: number, launchId: string): Promise<boolean> {
     return this.del.run(sandboxKey, hashLaunchId(launchId)).changes === 1;
   }
 
-  recent(sandboxKey: number, limit: number): StoredLaunch[] {
+  async recent(sandboxKey: number, limit: number): Promise<StoredLaunch[]> {
     return (
       this.db.prepare('SELECT * FROM launch_context WHERE tenant = ? ORDER BY created_at DESC LIMIT ?').all(sandboxKey, limit) as Row[]
     ).map(toLaunch);
   }
 
-  purgeExpired(now = Date.now()): number {
+  async purgeExpired(now = Date.now()): Promise<number> {
     return this.db.prepare('DELETE FROM launch_context WHERE expires_at <= ?').run(now).changes;
   }
 
-  purgeSandbox(sandboxKey: number): void {
+  async purgeSandbox(sandboxKey: number): Promise<void> {
     this.db.prepare('DELETE FROM launch_context WHERE tenant = ?').run(sandboxKey);
   }
 }

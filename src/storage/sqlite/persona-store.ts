@@ -15,7 +15,7 @@ import { hashSecret, randomPassword, verifySecret } from '../../auth/secrets.js'
 import type { FhirDirectory } from '../../fhir/directory.js';
 import type { Sqlite } from './open.js';
 
-interface Row {
+export interface PersonaRow {
   tenant: number;
   username: string;
   name: string;
@@ -25,7 +25,7 @@ interface Row {
   created_at: number;
 }
 
-const toPersona = (r: Row): Persona => ({
+export const toPersona = (r: PersonaRow): Persona => ({
   sandboxKey: r.tenant,
   username: r.username,
   name: r.name,
@@ -47,6 +47,35 @@ function displayName(resource: unknown): string | undefined {
   return parts.length ? parts.join(' ') : undefined;
 }
 
+/** Validates `persona add` options into a row (throws AuthInputError); shared by every backend. */
+export async function personaRow(
+  fhir: FhirDirectory,
+  sandboxKey: number,
+  o: PersonaAddOptions,
+  flags: { demo?: boolean },
+): Promise<{ row: PersonaRow; password: string }> {
+  if (!USERNAME.test(o.username)) throw new AuthInputError(`username must match ${USERNAME.source}`, 'invalid');
+  // Architecture §5: `none` is what launch registration answers for "no persona".
+  if (o.username.toLowerCase() === 'none') throw new AuthInputError('a persona may not be named "none"', 'invalid');
+  const m = PERSONA_RESOURCE.exec(o.resource);
+  if (!m) throw new AuthInputError('resource must be Practitioner/ID, Patient/ID, PractitionerRole/ID, RelatedPerson/ID or Person/ID', 'invalid');
+  const resource = await fhir.read(sandboxKey, m[1], m[2]);
+  if (!resource) throw new AuthInputError(`${o.resource} does not exist in this sandbox`, 'invalid');
+  if (o.password !== undefined && (o.password.length < 4 || o.password.length > 256))
+    throw new AuthInputError('a password must have 4 to 256 characters', 'invalid');
+  const password = o.password ?? randomPassword();
+  const row: PersonaRow = {
+    tenant: sandboxKey,
+    username: o.username,
+    name: (o.name ?? displayName(resource) ?? o.username).slice(0, 200),
+    resource: o.resource,
+    password_hash: hashSecret(password),
+    demo_password: flags.demo && o.password === undefined ? password : null,
+    created_at: Date.now(),
+  };
+  return { row, password };
+}
+
 export class SqlitePersonaStore implements PersonaStore {
   private readonly one;
   /** Verified against when the username is unknown, so both cases cost the same. */
@@ -58,31 +87,13 @@ export class SqlitePersonaStore implements PersonaStore {
     this.one = db.prepare('SELECT * FROM auth_persona WHERE tenant = ? AND username = ?');
   }
 
-  getPersona(sandboxKey: number, username: string): Persona | undefined {
-    const r = this.one.get(sandboxKey, username) as Row | undefined;
+  async getPersona(sandboxKey: number, username: string): Promise<Persona | undefined> {
+    const r = this.one.get(sandboxKey, username) as PersonaRow | undefined;
     return r && toPersona(r);
   }
 
-  add(sandboxKey: number, o: PersonaAddOptions, flags: { demo?: boolean } = {}): { persona: Persona; generatedPassword?: string } {
-    if (!USERNAME.test(o.username)) throw new AuthInputError(`username must match ${USERNAME.source}`, 'invalid');
-    // Architecture §5: `none` is what launch registration answers for "no persona".
-    if (o.username.toLowerCase() === 'none') throw new AuthInputError('a persona may not be named "none"', 'invalid');
-    const m = PERSONA_RESOURCE.exec(o.resource);
-    if (!m) throw new AuthInputError('resource must be Practitioner/ID, Patient/ID, PractitionerRole/ID, RelatedPerson/ID or Person/ID', 'invalid');
-    const resource = this.fhir.read(sandboxKey, m[1], m[2]);
-    if (!resource) throw new AuthInputError(`${o.resource} does not exist in this sandbox`, 'invalid');
-    if (o.password !== undefined && (o.password.length < 4 || o.password.length > 256))
-      throw new AuthInputError('a password must have 4 to 256 characters', 'invalid');
-    const password = o.password ?? randomPassword();
-    const row: Row = {
-      tenant: sandboxKey,
-      username: o.username,
-      name: (o.name ?? displayName(resource) ?? o.username).slice(0, 200),
-      resource: o.resource,
-      password_hash: hashSecret(password),
-      demo_password: flags.demo && o.password === undefined ? password : null,
-      created_at: Date.now(),
-    };
+  async add(sandboxKey: number, o: PersonaAddOptions, flags: { demo?: boolean } = {}): Promise<{ persona: Persona; generatedPassword?: string }> {
+    const { row, password } = await personaRow(this.fhir, sandboxKey, o, flags);
     const insert = this.db.transaction(() => {
       if (this.one.get(sandboxKey, o.username)) throw new AuthInputError(`persona ${o.username} already exists`, 'exists');
       this.db
@@ -96,19 +107,19 @@ export class SqlitePersonaStore implements PersonaStore {
     return { persona: toPersona(row), generatedPassword: o.password === undefined ? password : undefined };
   }
 
-  list(sandboxKey: number): PersonaListing[] {
-    return (this.db.prepare('SELECT * FROM auth_persona WHERE tenant = ? ORDER BY username').all(sandboxKey) as Row[]).map((r) => ({
+  async list(sandboxKey: number): Promise<PersonaListing[]> {
+    return (this.db.prepare('SELECT * FROM auth_persona WHERE tenant = ? ORDER BY username').all(sandboxKey) as PersonaRow[]).map((r) => ({
       ...toPersona(r),
       ...(r.demo_password ? { demoPassword: r.demo_password } : {}),
     }));
   }
 
   /** The stored demo password of a persona created by `seedDemo`, if any. */
-  demoPassword(sandboxKey: number, username: string): string | undefined {
-    return (this.one.get(sandboxKey, username) as Row | undefined)?.demo_password ?? undefined;
+  async demoPassword(sandboxKey: number, username: string): Promise<string | undefined> {
+    return (this.one.get(sandboxKey, username) as PersonaRow | undefined)?.demo_password ?? undefined;
   }
 
-  remove(sandboxKey: number, username: string): boolean {
+  async remove(sandboxKey: number, username: string): Promise<boolean> {
     const run = this.db.transaction(() => {
       const n = this.db.prepare('DELETE FROM auth_persona WHERE tenant = ? AND username = ?').run(sandboxKey, username).changes;
       // Architecture §4: removing a persona revokes its sessions, grants, codes and tokens.
@@ -119,12 +130,12 @@ export class SqlitePersonaStore implements PersonaStore {
   }
 
   async checkPassword(sandboxKey: number, username: string, password: string): Promise<Persona | undefined> {
-    const r = typeof username === 'string' ? (this.one.get(sandboxKey, username) as Row | undefined) : undefined;
+    const r = typeof username === 'string' ? (this.one.get(sandboxKey, username) as PersonaRow | undefined) : undefined;
     const ok = await verifySecret(r?.password_hash ?? this.dummyHash, password);
     return ok && r ? toPersona(r) : undefined;
   }
 
-  purgeSandbox(sandboxKey: number): void {
+  async purgeSandbox(sandboxKey: number): Promise<void> {
     this.db.prepare('DELETE FROM auth_persona WHERE tenant = ?').run(sandboxKey);
   }
 }

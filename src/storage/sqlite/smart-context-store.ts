@@ -4,11 +4,12 @@
  * need_patient_banner, smart_style_url, intent, tenant, custom launch parameters, fhirUser) lives
  * here, keyed by grantId. It survives refreshes because refresh tokens carry the grantId.
  */
+import type { SmartContext, SmartContextStore } from '../auth-stores.js';
 import type { Sqlite } from './open.js';
 
-export type SmartContext = Record<string, unknown>;
+export type { SmartContext } from '../auth-stores.js';
 
-export class SqliteSmartContextStore {
+export class SqliteSmartContextStore implements SmartContextStore {
   private readonly sel;
   private readonly put;
   constructor(private readonly db: Sqlite) {
@@ -19,20 +20,20 @@ export class SqliteSmartContextStore {
     );
   }
 
-  set(sandboxKey: number, grantId: string, context: SmartContext, expiresAt: number): void {
+  async set(sandboxKey: number, grantId: string, context: SmartContext, expiresAt: number): Promise<void> {
     this.put.run(sandboxKey, grantId, JSON.stringify(context), expiresAt);
   }
 
-  get(sandboxKey: number, grantId: string): SmartContext | undefined {
+  async get(sandboxKey: number, grantId: string): Promise<SmartContext | undefined> {
     const r = this.sel.get(sandboxKey, grantId, Date.now()) as { context: string } | undefined;
     return r ? (JSON.parse(r.context) as SmartContext) : undefined;
   }
 
-  purgeExpired(now = Date.now()): number {
+  async purgeExpired(now = Date.now()): Promise<number> {
     return this.db.prepare('DELETE FROM smart_context WHERE expires_at <= ?').run(now).changes;
   }
 
-  purgeSandbox(sandboxKey: number): void {
+  async purgeSandbox(sandboxKey: number): Promise<void> {
     this.db.prepare('DELETE FROM smart_context WHERE tenant = ?').run(sandboxKey);
   }
 }

@@ -43,31 +43,35 @@ export class SqliteTenantStore implements TenantStore {
     this.live = db.prepare('SELECT 1 FROM sandbox WHERE key = ? AND deleted_at IS NULL');
   }
 
-  get(id: string): Sandbox | undefined {
+  async get(id: string): Promise<Sandbox | undefined> {
+    return this.getSync(id);
+  }
+
+  private getSync(id: string): Sandbox | undefined {
     const r = this.byId.get(id) as Row | undefined;
     return r && toSandbox(r);
   }
 
-  isLive(key: number): boolean {
+  async isLive(key: number): Promise<boolean> {
     return this.live.get(key) !== undefined;
   }
 
-  list(): Sandbox[] {
+  async list(): Promise<Sandbox[]> {
     return (this.db.prepare('SELECT * FROM sandbox WHERE deleted_at IS NULL ORDER BY id').all() as Row[]).map(toSandbox);
   }
 
-  create(id: string, opts: SandboxChanges = {}): Sandbox {
+  async create(id: string, opts: SandboxChanges = {}): Promise<Sandbox> {
     const problem = sandboxIdProblem(id);
     if (problem) throw new TenantError(problem, 'invalid');
-    if (this.get(id)) throw new TenantError(`sandbox ${id} already exists`, 'exists');
+    if (this.getSync(id)) throw new TenantError(`sandbox ${id} already exists`, 'exists');
     this.db
       .prepare('INSERT INTO sandbox (id, name, open_read, open_write, open_registration, created_at) VALUES (?, ?, ?, ?, ?, ?)')
       .run(id, opts.name ?? id, opts.openRead ? 1 : 0, opts.openWrite ? 1 : 0, opts.openRegistration ? 1 : 0, Date.now());
-    return this.get(id)!;
+    return this.getSync(id)!;
   }
 
-  update(id: string, c: SandboxChanges): Sandbox {
-    const s = this.get(id);
+  async update(id: string, c: SandboxChanges): Promise<Sandbox> {
+    const s = this.getSync(id);
     if (!s) throw new TenantError(`sandbox ${id} does not exist`, 'not-found');
     this.db
       .prepare('UPDATE sandbox SET name = ?, open_read = ?, open_write = ?, open_registration = ? WHERE key = ?')
@@ -78,21 +82,21 @@ export class SqliteTenantStore implements TenantStore {
         (c.openRegistration ?? s.openRegistration) ? 1 : 0,
         s.key,
       );
-    return this.get(id)!;
+    return this.getSync(id)!;
   }
 
-  delete(id: string): Sandbox {
-    const s = this.get(id);
+  async delete(id: string): Promise<Sandbox> {
+    const s = this.getSync(id);
     if (!s) throw new TenantError(`sandbox ${id} does not exist`, 'not-found');
     this.db.prepare('UPDATE sandbox SET deleted_at = ? WHERE key = ?').run(Date.now(), s.key);
     return s;
   }
 
-  getSetting(name: string): string | undefined {
+  async getSetting(name: string): Promise<string | undefined> {
     return (this.db.prepare('SELECT value FROM setting WHERE name = ?').get(name) as { value: string } | undefined)?.value;
   }
 
-  setSetting(name: string, value: string): void {
+  async setSetting(name: string, value: string): Promise<void> {
     this.db.prepare('INSERT INTO setting (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, value);
   }
 }

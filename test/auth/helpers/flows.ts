@@ -66,10 +66,10 @@ export async function exchange(h: Harness, code: string, verifier: string, auth:
 }
 
 /** Public app `app` + practitioner persona `doc` / patient persona `pat`. */
-export function seedBasics(h: Harness): void {
-  h.auth.clients.add(h.sandbox.key, { clientId: 'app', name: 'Test <App>', public: true, redirectUris: [REDIRECT] });
-  h.auth.personas.add(h.sandbox.key, { username: 'doc', password: 'doc-pass', resource: 'Practitioner/DOC1' });
-  h.auth.personas.add(h.sandbox.key, { username: 'pat', password: 'pat-pass', resource: 'Patient/BILIBABY' });
+export async function seedBasics(h: Harness): Promise<void> {
+  (await h.auth.clients.add(h.sandbox.key, { clientId: 'app', name: 'Test <App>', public: true, redirectUris: [REDIRECT] }));
+  (await h.auth.personas.add(h.sandbox.key, { username: 'doc', password: 'doc-pass', resource: 'Practitioner/DOC1' }));
+  (await h.auth.personas.add(h.sandbox.key, { username: 'pat', password: 'pat-pass', resource: 'Patient/BILIBABY' }));
 }
 
 export const DOC = { username: 'doc', password: 'doc-pass' };

@@ -20,6 +20,7 @@ import { openSqlite, type Sqlite } from '../../../src/storage/sqlite/open.js';
 import { SqliteTenantStore } from '../../../src/storage/sqlite/tenant-store.js';
 import type { Sandbox } from '../../../src/storage/types.js';
 import { FhirService } from '../../../src/fhir/service.js';
+import { sqliteBackend } from '../../../src/storage/sqlite/backend.js';
 import { demoResources } from './demo-resources.js';
 
 export interface Harness {
@@ -34,8 +35,8 @@ export interface Harness {
   sandbox: Sandbox;
   urls: ReturnType<typeof sandboxUrls>;
   /** Registers a launch like the launch service does; returns its id. */
-  launch(l: Partial<StoredLaunch> & { parameters?: Record<string, unknown> }, sandbox?: Sandbox): string;
-  newSandbox(id: string): Sandbox;
+  launch(l: Partial<StoredLaunch> & { parameters?: Record<string, unknown> }, sandbox?: Sandbox): Promise<string>;
+  newSandbox(id: string): Promise<Sandbox>;
   close(): Promise<void>;
 }
 
@@ -57,20 +58,21 @@ export async function startHarness(): Promise<Harness> {
   const db = openSqlite(dir);
   const tenants = new SqliteTenantStore(db);
   const launches = new SqliteLaunchStore(db);
-  const fhir = new FhirService({ db, config });
-  const auth = await createAuthService({ config, db, tenants, launches, fhir });
+  const backend = sqliteBackend(db);
+  const fhir = new FhirService({ store: backend.resources, config });
+  const auth = await createAuthService({ config, backend, tenants, launches, fhir });
   const app = Fastify({ logger: false });
   installBodyParsers(app);
   installErrorHandlers(app);
   await auth.registerDiscoveryRoutes(app);
   await auth.registerAuthRoutes(app);
   await app.listen({ host: '127.0.0.1', port });
-  const newSandbox = (id: string) => {
-    const s = tenants.create(id);
-    fhir.bulkLoad(s.key, demoResources());
+  const newSandbox = async (id: string) => {
+    const s = (await tenants.create(id));
+    (await fhir.bulkLoad(s.key, demoResources()));
     return s;
   };
-  const sandbox = newSandbox('demo');
+  const sandbox = await newSandbox('demo');
   return {
     dir,
     db,
@@ -83,10 +85,10 @@ export async function startHarness(): Promise<Harness> {
     sandbox,
     urls: sandboxUrls(config.publicUrl, 'demo'),
     newSandbox,
-    launch(l, sb = sandbox) {
+    async launch(l, sb = sandbox) {
       const id = newLaunchId();
       const now = Date.now();
-      launches.insert({
+      (await launches.insert({
         sandboxKey: sb.key,
         idHash: hashLaunchId(id),
         parameters: {},
@@ -94,7 +96,7 @@ export async function startHarness(): Promise<Harness> {
         createdBy: 'test',
         expiresAt: now + 600_000,
         ...l,
-      });
+      }));
       return id;
     },
     async close() {

@@ -1,9 +1,11 @@
 /**
  * SQLite implementation of the FHIR `ResourceStore` (fhir-storage.md §5): synchronous better-sqlite3,
- * prepared statements created once, every statement bound to the tenant key.
+ * prepared statements created once, every statement bound to the tenant key. The async interface is
+ * served synchronously (resolved promises); a write set runs in ONE synchronous transaction, so no
+ * transaction is ever held across an await.
  */
 import type Database from 'better-sqlite3';
-import type { HistoryEntry, HistoryQuery, IndexRows, ResourceStore, StoredResource, WriteRecord } from '../../../fhir/store.js';
+import { type HistoryEntry, type HistoryQuery, type IndexRows, type ResourceStore, type StoredResource, VersionConflict, type WriteOp, type WriteRecord } from '../../../fhir/store.js';
 import type { Sqlite } from '../open.js';
 
 interface ResourceRow {
@@ -29,6 +31,7 @@ const toStored = (r: ResourceRow): StoredResource => ({
 const INDEX_TABLES = ['ix_token', 'ix_token_text', 'ix_string', 'ix_date', 'ix_number', 'ix_quantity', 'ix_uri', 'ix_ref', 'ix_composite'];
 
 export class SqliteResourceStore implements ResourceStore {
+  readonly dialect = 'sqlite' as const;
   private readonly s: Record<string, Database.Statement>;
   private readonly pids = new Map<string, number>();
   private readonly stmtCache = new Map<string, Database.Statement>();
@@ -68,24 +71,52 @@ export class SqliteResourceStore implements ResourceStore {
     for (const t of INDEX_TABLES) this.s[`del_${t}`] = p(`DELETE FROM ${t} WHERE rid = ?`);
   }
 
-  transaction<T>(fn: () => T): T {
-    // A nested call runs as a SAVEPOINT (better-sqlite3), which is what batch entries need.
+  /** One synchronous transaction (never spans an await); a nested call is a SAVEPOINT. */
+  private tx<T>(fn: () => T): T {
     if (this.db.inTransaction) return this.db.transaction(fn)();
     return this.db.transaction(fn).immediate();
   }
 
-  read(tenant: number, type: string, id: string): StoredResource | undefined {
+  async read(tenant: number, type: string, id: string): Promise<StoredResource | undefined> {
     const r = this.s.read.get(tenant, type, id) as ResourceRow | undefined;
     return r && toStored(r);
   }
 
-  readVersion(tenant: number, type: string, id: string, version: number): StoredResource | undefined {
+  async readVersion(tenant: number, type: string, id: string, version: number): Promise<StoredResource | undefined> {
     const r = this.s.readVersion.get(tenant, tenant, type, id, version) as ResourceRow | undefined;
     return r && toStored(r);
   }
 
-  put(tenant: number, rec: WriteRecord): StoredResource {
-    return this.transaction(() => {
+  async apply(tenant: number, ops: WriteOp[]): Promise<StoredResource[]> {
+    return this.tx(() =>
+      ops.map((op) => {
+        const type = op.kind === 'put' ? op.rec.type : op.type;
+        const id = op.kind === 'put' ? op.rec.id : op.id;
+        if (op.expect !== undefined) {
+          const cur = this.s.read.get(tenant, type, id) as ResourceRow | undefined;
+          const actual = cur?.version ?? 0;
+          if (actual !== op.expect) throw new VersionConflict(type, id, op.expect, actual);
+        }
+        if (op.kind === 'remove') {
+          const rid = this.removeSync(tenant, op.type, op.id, op.version, op.lastUpdated);
+          return { rid, type, id, version: op.version, lastUpdated: op.lastUpdated, deleted: true, content: null };
+        }
+        const stored = this.putSync(tenant, op.rec);
+        if (op.guard) {
+          const g = op.guard.sql(stored.rid);
+          if (this.querySync(g.sql, g.params).length === 0) throw op.guard.error();
+        }
+        return stored;
+      }),
+    );
+  }
+
+  async put(tenant: number, rec: WriteRecord): Promise<StoredResource> {
+    return this.putSync(tenant, rec);
+  }
+
+  private putSync(tenant: number, rec: WriteRecord): StoredResource {
+    return this.tx(() => {
       const cur = this.s.read.get(tenant, rec.type, rec.id) as ResourceRow | undefined;
       let rid: number;
       if (cur) {
@@ -103,18 +134,23 @@ export class SqliteResourceStore implements ResourceStore {
     });
   }
 
-  remove(tenant: number, type: string, id: string, version: number, lastUpdated: number): void {
-    this.transaction(() => {
+  async remove(tenant: number, type: string, id: string, version: number, lastUpdated: number): Promise<void> {
+    this.removeSync(tenant, type, id, version, lastUpdated);
+  }
+
+  private removeSync(tenant: number, type: string, id: string, version: number, lastUpdated: number): number {
+    return this.tx(() => {
       const cur = this.s.read.get(tenant, type, id) as ResourceRow | undefined;
-      if (!cur) return;
+      if (!cur) return 0;
       this.s.update.run(version, lastUpdated, 1, null, cur.rid);
       this.s.insertVersion.run(cur.rid, version, tenant, type, id, lastUpdated, 'DELETE', null);
       // Compartment rows stay: they describe the last version, which history confinement needs.
       this.clearIndex(cur.rid);
+      return cur.rid;
     });
   }
 
-  history(tenant: number, q: HistoryQuery): HistoryEntry[] {
+  async history(tenant: number, q: HistoryQuery): Promise<HistoryEntry[]> {
     const where = ['v.tenant = ?'];
     const params: unknown[] = [tenant];
     if (q.type) {
@@ -134,7 +170,7 @@ export class SqliteResourceStore implements ResourceStore {
       params.push(q.since);
     }
     params.push(q.limit, q.offset);
-    const rows = this.query<ResourceRow & { method: HistoryEntry['method'] }>(
+    const rows = this.querySync<ResourceRow & { method: HistoryEntry['method'] }>(
       `SELECT v.rid, v.rtype, v.id, v.version, v.last_updated, CASE WHEN v.content IS NULL THEN 1 ELSE 0 END AS deleted,
               v.content, v.method
        FROM resource_version v WHERE ${where.join(' AND ')}
@@ -144,11 +180,22 @@ export class SqliteResourceStore implements ResourceStore {
     return rows.map((r) => ({ ...toStored(r), method: r.method }));
   }
 
-  compartmentsOf(tenant: number, rid: number): string[] {
+  async compartmentsOf(tenant: number, rid: number): Promise<string[]> {
     return (this.s.compartmentsOf.all(rid, tenant) as { patient: string }[]).map((r) => r.patient);
   }
 
-  pid(type: string, code: string): number | undefined {
+  /** SQLite answers synchronously, so a miss is looked up at once: cachedPid is never stale here. */
+  cachedPid(type: string, code: string): number | undefined {
+    return this.pidSync(type, code);
+  }
+
+  async refreshPids(): Promise<void> {}
+
+  async pid(type: string, code: string): Promise<number | undefined> {
+    return this.pidSync(type, code);
+  }
+
+  private pidSync(type: string, code: string): number | undefined {
     const key = `${type}\u0000${code}`;
     const cached = this.pids.get(key);
     if (cached !== undefined) return cached;
@@ -159,13 +206,17 @@ export class SqliteResourceStore implements ResourceStore {
 
   /** The pid of (type, code), allocated on first use (write path only). */
   private pidForWrite(type: string, code: string): number {
-    const known = this.pid(type, code);
+    const known = this.pidSync(type, code);
     if (known !== undefined) return known;
     this.s.pidInsert.run(type, code);
-    return this.pid(type, code)!;
+    return this.pidSync(type, code)!;
   }
 
-  query<T = Record<string, unknown>>(sql: string, params: unknown[]): T[] {
+  async query<T = Record<string, unknown>>(sql: string, params: unknown[]): Promise<T[]> {
+    return this.querySync<T>(sql, params);
+  }
+
+  private querySync<T = Record<string, unknown>>(sql: string, params: unknown[]): T[] {
     let st = this.stmtCache.get(sql);
     if (!st) {
       st = this.db.prepare(sql);
@@ -175,7 +226,7 @@ export class SqliteResourceStore implements ResourceStore {
     return st.all(...params) as T[];
   }
 
-  *exportAll(tenant: number): Iterable<string> {
+  async *exportAll(tenant: number): AsyncIterable<string> {
     // Keyset pages rather than one open iterator, so that the caller may write between chunks.
     let after = 0;
     for (;;) {
@@ -186,15 +237,15 @@ export class SqliteResourceStore implements ResourceStore {
     }
   }
 
-  purge(tenant: number): void {
-    this.transaction(() => {
+  async purge(tenant: number): Promise<void> {
+    this.tx(() => {
       for (const t of [...INDEX_TABLES, 'compartment', 'resource_version', 'resource']) {
         this.db.prepare(`DELETE FROM ${t} WHERE tenant = ?`).run(tenant);
       }
     });
   }
 
-  optimize(): void {
+  async optimize(): Promise<void> {
     this.db.pragma('optimize');
   }
 

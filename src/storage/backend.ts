@@ -1,0 +1,42 @@
+/**
+ * A storage backend: every store of the system over one database (architecture §7). `openBackend`
+ * picks SQLite (`--data-dir`) or PostgreSQL (`--database-url`); both run their versioned migrations
+ * on open, under a lock, so several processes may start at once.
+ */
+import type { ClientStore, PersonaStore } from '../auth/types.js';
+import type { ScenarioStore } from '../console/scenarios.js';
+import type { FhirDirectory } from '../fhir/directory.js';
+import type { ResourceStore } from '../fhir/store.js';
+import type { AuditLog } from '../launch/audit.js';
+import type { LaunchStore } from '../launch/model.js';
+import type { AuthKeyStore, OidcPayloadStore, SmartContextStore } from './auth-stores.js';
+import type { TenantStore } from './types.js';
+
+export interface StorageBackend {
+  readonly kind: 'sqlite' | 'postgres';
+  tenants: TenantStore;
+  launches: LaunchStore;
+  resources: ResourceStore;
+  audit: AuditLog;
+  scenarios: ScenarioStore;
+  oidc: OidcPayloadStore;
+  contexts: SmartContextStore;
+  keys: AuthKeyStore;
+  clients: ClientStore;
+  /** Personas check that their FHIR resource exists, through the FHIR capability. */
+  personas(fhir: FhirDirectory): PersonaStore;
+  /** Resolves when the database answers (health checks). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The database is unreachable (connection refused or lost, server shutting down): requests answer
+ * 503 OperationOutcome / OAuth `temporarily_unavailable` and the node recovers by itself.
+ */
+export class DatabaseUnavailable extends Error {
+  constructor(cause: unknown) {
+    super(`the database is unavailable: ${(cause as Error)?.message ?? cause}`);
+    this.cause = cause;
+  }
+}

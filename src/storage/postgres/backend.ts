@@ -1,0 +1,54 @@
+/**
+ * The PostgreSQL backend (`--database-url` / `DATABASE_URL`): every store over one `pg` Pool, the
+ * schema migrated on open under an advisory lock. Several nodes share one database; no node keeps
+ * state another needs (ADR 0004).
+ */
+import type pg from 'pg';
+import type { StorageBackend } from '../backend.js';
+import { PgAuthKeyStore, PgOidcPayloadStore, PgSmartContextStore } from './auth-stores.js';
+import { PgLaunchStore } from './launch-store.js';
+import { migratePostgres } from './migrate.js';
+import { pgAuditLog, PgScenarioStore } from './misc-stores.js';
+import { PgClientStore, PgPersonaStore } from './people-stores.js';
+import { createPool, query } from './pool.js';
+import { PgResourceStore } from './resource-store.js';
+import { PgTenantStore } from './tenant-store.js';
+
+export function postgresBackend(pool: pg.Pool): StorageBackend & { pool: pg.Pool } {
+  let open = true;
+  const audit = pgAuditLog(pool, () => open);
+  return {
+    kind: 'postgres',
+    pool,
+    tenants: new PgTenantStore(pool),
+    launches: new PgLaunchStore(pool),
+    resources: new PgResourceStore(pool),
+    audit,
+    scenarios: new PgScenarioStore(pool),
+    oidc: new PgOidcPayloadStore(pool),
+    contexts: new PgSmartContextStore(pool),
+    keys: new PgAuthKeyStore(pool),
+    clients: new PgClientStore(pool),
+    personas: (fhir) => new PgPersonaStore(pool, fhir),
+    async ping() {
+      await query(pool, 'SELECT 1');
+    },
+    async close() {
+      await audit.close().catch(() => undefined);
+      open = false;
+      await pool.end();
+    },
+  };
+}
+
+/** Opens a pool on `url` and applies pending migrations (with the migration lock). */
+export async function openPostgresBackend(url: string): Promise<StorageBackend & { pool: pg.Pool }> {
+  const pool = createPool(url);
+  try {
+    await migratePostgres(pool);
+  } catch (e) {
+    await pool.end().catch(() => undefined);
+    throw e;
+  }
+  return postgresBackend(pool);
+}

@@ -1,0 +1,42 @@
+/** The SQLite backend: every store over one better-sqlite3 connection (the default, `--data-dir`). */
+import { SqliteScenarioStore } from '../../console/scenarios.js';
+import { SqliteAuditLog } from '../../launch/audit.js';
+import type { StorageBackend } from '../backend.js';
+import { SqliteAuthKeyStore } from './auth-key-store.js';
+import { SqliteClientStore } from './client-store.js';
+import { SqliteResourceStore } from './fhir/resource-store.js';
+import { SqliteLaunchStore } from './launch-store.js';
+import { OidcPayloadTable } from './oidc-adapter.js';
+import { openSqlite, type Sqlite } from './open.js';
+import { SqlitePersonaStore } from './persona-store.js';
+import { SqliteSmartContextStore } from './smart-context-store.js';
+import { SqliteTenantStore } from './tenant-store.js';
+
+export function sqliteBackend(db: Sqlite): StorageBackend & { db: Sqlite } {
+  const audit = new SqliteAuditLog(db);
+  return {
+    kind: 'sqlite',
+    db,
+    tenants: new SqliteTenantStore(db),
+    launches: new SqliteLaunchStore(db),
+    resources: new SqliteResourceStore(db),
+    audit,
+    scenarios: new SqliteScenarioStore(db),
+    oidc: new OidcPayloadTable(db),
+    contexts: new SqliteSmartContextStore(db),
+    keys: new SqliteAuthKeyStore(db),
+    clients: new SqliteClientStore(db),
+    personas: (fhir) => new SqlitePersonaStore(db, fhir),
+    async ping() {
+      db.prepare('SELECT 1').get();
+    },
+    async close() {
+      await audit.close();
+      db.close();
+    },
+  };
+}
+
+export function openSqliteBackend(dataDir: string): StorageBackend & { db: Sqlite } {
+  return sqliteBackend(openSqlite(dataDir));
+}
