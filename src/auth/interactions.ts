@@ -11,9 +11,7 @@ import crypto from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { InteractionResults } from 'oidc-provider';
 import type { StoredLaunch } from '../launch/model.js';
-import type { Sandbox } from '../storage/types.js';
 import { buildContext } from './context.js';
-import { cookieKeys } from './keys.js';
 import {
   type Choice,
   PAGE_HEADERS,

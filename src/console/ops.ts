@@ -23,7 +23,7 @@ import type { Services } from '../services.js';
 import { TenantError } from '../storage/sqlite/tenant-store.js';
 import type { Sandbox } from '../storage/types.js';
 import { manifestToClient } from './manifest.js';
-import { type Scenario, ScenarioExists, ScenarioStore } from './scenarios.js';
+import { type Scenario, ScenarioExists, type ScenarioStore } from './scenarios.js';
 
 export const CONSOLE_CALLER = { kind: 'admin', name: 'console' } as const;
 
@@ -84,13 +84,11 @@ async function mapped<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 function mapError(e: unknown): unknown {
-  {
     if (e instanceof AuthInputError || e instanceof TenantError)
       return e.kind === 'exists' ? conflict(e.message) : e.kind === 'not-found' ? notFound(e.message) : badRequest(e.message);
     if (e instanceof DataChoiceError) return badRequest(e.message.replace('--data', 'data'), ['data']);
     if (e instanceof ScenarioExists) return conflict(e.message);
     return e;
-  }
 }
 
 function optString(body: Record<string, unknown>, key: string, max = 256): string | undefined {

@@ -76,7 +76,6 @@ export class FhirService implements FhirDirectory {
     // Plan: current versions first (the same id may repeat: later copies build on earlier ones).
     const versions = new Map<string, number>();
     const ops: WriteOp[] = [];
-    {
       for (const r of prepared) {
         const key = `${r.resourceType}/${r.id}`;
         let curVersion = versions.get(key);
@@ -98,7 +97,6 @@ export class FhirService implements FhirDirectory {
         };
         ops.push({ kind: 'put', rec, expect: curVersion });
       }
-    }
     await this.store.apply(sandboxKey, ops);
     if (prepared.length >= 1000) await this.store.optimize();
     return prepared.length;

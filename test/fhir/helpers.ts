@@ -10,13 +10,29 @@ import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fast
 import { resolveConfig } from '../../src/config/config.js';
 import type { TokenGrant, TokenVerifier } from '../../src/fhir/access/types.js';
 import { registerFhirRoutes } from '../../src/fhir/routes.js';
-import { SqliteResourceStore } from '../../src/storage/sqlite/fhir/resource-store.js';
 import { FhirService } from '../../src/fhir/service.js';
 import { installBodyParsers } from '../../src/http/body.js';
 import { installErrorHandlers } from '../../src/http/errors.js';
-import { openSqlite, type Sqlite } from '../../src/storage/sqlite/open.js';
-import { SqliteTenantStore } from '../../src/storage/sqlite/tenant-store.js';
-import type { Sandbox } from '../../src/storage/types.js';
+import type { StorageBackend } from '../../src/storage/backend.js';
+import { openPostgresBackend } from '../../src/storage/postgres/backend.js';
+import { sqliteBackend } from '../../src/storage/sqlite/backend.js';
+import { openSqlite } from '../../src/storage/sqlite/open.js';
+import type { Sandbox, TenantStore } from '../../src/storage/types.js';
+import { createTestDatabase } from '../helpers/postgres.js';
+
+/**
+ * `SMART_SANDBOX_TEST_BACKEND=postgres` runs the FHIR suites on a fresh PostgreSQL database per
+ * harness (test/fhir/postgres-suites.test.ts does so in `npm test`); SQLite in a temp dir otherwise.
+ */
+export const TEST_BACKEND = process.env.SMART_SANDBOX_TEST_BACKEND === 'postgres' ? 'postgres' : 'sqlite';
+
+async function openTestBackend(dir: string): Promise<{ backend: StorageBackend; drop: () => Promise<void> }> {
+  if (TEST_BACKEND === 'postgres') {
+    const db = await createTestDatabase();
+    return { backend: await openPostgresBackend(db.url), drop: () => db.drop() };
+  }
+  return { backend: sqliteBackend(openSqlite(dir)), drop: async () => undefined };
+}
 
 export const PUBLIC_URL = 'http://fhir.test';
 
@@ -30,9 +46,9 @@ export class MapVerifier implements TokenVerifier {
 
 export interface Harness {
   app: FastifyInstance;
-  db: Sqlite;
+  backend: StorageBackend;
   fhir: FhirService;
-  tenants: SqliteTenantStore;
+  tenants: TenantStore;
   verifier: MapVerifier;
   sandbox: Sandbox;
   dir: string;
@@ -46,9 +62,9 @@ let counter = 0;
 export async function harness(opts: { open?: boolean; openWrite?: boolean } = {}): Promise<Harness> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ss-'));
   const config = resolveConfig({ dataDir: dir, publicUrl: PUBLIC_URL, logLevel: 'silent' });
-  const db = openSqlite(dir);
-  const tenants = new SqliteTenantStore(db);
-  const fhir = new FhirService({ store: new SqliteResourceStore(db), config });
+  const { backend, drop } = await openTestBackend(dir);
+  const tenants = backend.tenants;
+  const fhir = new FhirService({ store: backend.resources, config });
   const verifier = new MapVerifier();
   const sandbox = (await tenants.create('test', { openRead: opts.open ?? false, openWrite: opts.openWrite ?? false }));
   const app = Fastify({ logger: false, routerOptions: { maxParamLength: 1000 } });
@@ -58,7 +74,7 @@ export async function harness(opts: { open?: boolean; openWrite?: boolean } = {}
   await app.ready();
   return {
     app,
-    db,
+    backend,
     fhir,
     tenants,
     verifier,
@@ -71,7 +87,8 @@ export async function harness(opts: { open?: boolean; openWrite?: boolean } = {}
     },
     async close() {
       await app.close();
-      db.close();
+      await backend.close();
+      await drop();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ALL, call, type Harness, harness, observation, patient } from './helpers.js';
+import { ALL, call, type Harness, harness, observation, patient, TEST_BACKEND } from './helpers.js';
 
 describe('search (more)', () => {
   let h: Harness;
@@ -170,7 +170,8 @@ describe('search (more)', () => {
     assert.equal(res('AuditEvent'), undefined, 'no audit source given to these routes');
   });
 
-  test('Observation?patient=X&code=Y without a patient grant drives from the value indexes, not a scan', async () => {
+  // SQLite's planner (EXPLAIN QUERY PLAN); PostgreSQL picks its own plan from statistics.
+  test('Observation?patient=X&code=Y without a patient grant drives from the value indexes, not a scan', { skip: TEST_BACKEND === 'postgres' ? 'SQLite query plan' : false }, async () => {
     const repo = h.fhir.repository(h.sandbox, { kind: 'token', grant: h.verifier.grants.get(t)! });
     for (const params of [
       [

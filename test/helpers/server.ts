@@ -49,8 +49,8 @@ export function runCli(dataDir: string, args: string[], env: Record<string, stri
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-export function cliJson<T = any>(dataDir: string, args: string[]): T {
-  const r = runCli(dataDir, args);
+export function cliJson<T = any>(dataDir: string, args: string[], env: Record<string, string> = {}): T {
+  const r = runCli(dataDir, args, env);
   if (r.status !== 0) throw new Error(`smart-sandbox ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
   return JSON.parse(r.stdout) as T;
 }

@@ -75,7 +75,7 @@ function numPred(b: SqlBuilder, p: NumPred, lo: string, hi: string): string {
 }
 
 function tokenAlt(b: SqlBuilder, t: TokenVal, sys: string, code: string): string {
-  if (t.code === undefined) return t.system ? `${sys} = ${b.p(t.system)}` : '0';
+  if (t.code === undefined) return t.system ? `${sys} = ${b.p(t.system)}` : '1 = 0';
   if (t.system === undefined) return `${code} = ${b.p(t.code)}`;
   if (t.system === null) return `(${code} = ${b.p(t.code)} AND ${sys} IS NULL)`;
   return `(${code} = ${b.p(t.code)} AND ${sys} = ${b.p(t.system)})`;
@@ -101,14 +101,14 @@ export function compile(b: SqlBuilder, c: Cond, alias: string, correlated: boole
   const neg = negate ? 'NOT ' : '';
   switch (c.k) {
     case 'and':
-      if (c.items.length === 0) return negate ? '0' : '1';
+      if (c.items.length === 0) return negate ? '1 = 0' : '1 = 1';
       return `${neg}(${c.items.map((i) => compile(b, i, alias, correlated)).join(' AND ')})`;
     case 'or':
       return `${neg}(${c.items.map((i) => compile(b, i, alias, correlated)).join(' OR ')})`;
     case 'not':
       return compile(b, c.item, alias, correlated, !negate);
     case 'false':
-      return negate ? '1' : '0';
+      return negate ? '1 = 1' : '1 = 0';
     case 'id':
       return `${alias}.id ${negate ? 'NOT IN' : 'IN'} (${c.ids.map((i) => b.p(i)).join(', ')})`;
     case 'lastUpdated':

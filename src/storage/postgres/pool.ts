@@ -48,6 +48,8 @@ export function toPg(sql: string): string {
   }
   // SQLite's CROSS JOIN … ON (forcing the join order) is a plain inner join in PostgreSQL.
   out = out.replace(/\bCROSS JOIN\b/g, 'JOIN');
+  // SQLite's unary `+column` (keeps the planner off an index) has no meaning on text in PostgreSQL.
+  out = out.replace(/(^|[\s(])\+(?=[a-z_]+\.[a-z_]+)/g, '$1');
   if (placeholderCache.size > 2000) placeholderCache.clear();
   placeholderCache.set(sql, out);
   return out;
