@@ -36,6 +36,7 @@ export class OidcPayloadTable {
   readonly insertOnce;
   readonly consume;
   readonly grantOf;
+  private readonly clientQ;
   readonly destroy;
   readonly revokeGrant;
   constructor(readonly db: Sqlite) {
@@ -61,9 +62,16 @@ export class OidcPayloadTable {
     this.consume = db.prepare(
       'UPDATE oidc_payload SET consumed_at = @now WHERE tenant = @tenant AND model = @model AND id = @id AND consumed_at IS NULL',
     );
+    this.clientQ = db.prepare(`SELECT client_id FROM oidc_payload WHERE tenant = @tenant AND model = @model AND id = @id AND consumed_at IS NULL AND ${live}`);
     this.grantOf = db.prepare('SELECT grant_id FROM oidc_payload WHERE tenant = @tenant AND model = @model AND id = @id');
     this.destroy = db.prepare('DELETE FROM oidc_payload WHERE tenant = @tenant AND model = @model AND id = @id');
     this.revokeGrant = db.prepare('DELETE FROM oidc_payload WHERE tenant = @tenant AND grant_id = @grant_id');
+  }
+
+  /** The client a live token (e.g. a refresh token) was issued to, or undefined. */
+  clientOf(tenant: number, model: string, id: string): string | undefined {
+    const row = this.clientQ.get({ tenant, model, id, now: Date.now() }) as { client_id: string | null } | undefined;
+    return row?.client_id ?? undefined;
   }
 
   purgeExpired(now = Date.now()): number {
