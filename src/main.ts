@@ -6,7 +6,8 @@ import crypto from 'node:crypto';
 import net from 'node:net';
 import { buildApp } from './app.js';
 import { type Config, isLoopbackHost } from './config/config.js';
-import { sandboxUrls } from './config/urls.js';
+import { bilirubinAppUrls, sandboxUrls } from './config/urls.js';
+import { BILIRUBIN_CLIENT_ID } from './auth/service.js';
 import { createSandbox } from './sandbox/lifecycle.js';
 import { createServices, PUBLIC_URL_SETTING, type Services } from './services.js';
 
@@ -52,6 +53,22 @@ async function freePort(host: string): Promise<number> {
   });
 }
 
+/**
+ * The demo app's launch and redirect URIs derive from the current public URL (architecture §3): when
+ * the server starts under another URL (another port, a proxy), every sandbox's registration of the
+ * bundled bilirubin chart follows. Registrations pointing elsewhere (a user's own copy) are left alone.
+ */
+function followDemoAppUrls(services: Services, publicUrl: string): void {
+  const urls = bilirubinAppUrls(publicUrl);
+  const isDemoAppUrl = (u: string | undefined) => !!u && /\/apps\/bilirubin-chart\/(launch|index)\.html$/.test(new URL(u).pathname);
+  for (const sandbox of services.tenants.list()) {
+    const client = services.auth.clients.getClient(sandbox.key, BILIRUBIN_CLIENT_ID);
+    if (!client || !isDemoAppUrl(client.launchUri) || !client.redirectUris.every(isDemoAppUrl)) continue;
+    if (client.launchUri === urls.launch && client.redirectUris.length === 1 && client.redirectUris[0] === urls.redirect) continue;
+    services.auth.clients.updateUrls(sandbox.key, BILIRUBIN_CLIENT_ID, { launchUri: urls.launch, redirectUris: [urls.redirect] });
+  }
+}
+
 export async function startServer(config: Config, log: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<RunningServer> {
   if (config.port === 0) {
     const port = await freePort(config.host);
@@ -66,6 +83,7 @@ export async function startServer(config: Config, log: (line: string) => void = 
   await app.listen({ port: config.port, host: config.host });
   const url = `http://${hostForUrl(config.host)}:${config.port}`;
   services.tenants.setSetting(PUBLIC_URL_SETTING, config.publicUrl);
+  followDemoAppUrls(services, config.publicUrl);
   const purge = setInterval(() => {
     try {
       services.launches.purgeExpired();

@@ -49,7 +49,8 @@ export const BILIRUBIN_CLIENT_ID = 'bilirubin_chart';
 const BILIRUBIN_SCOPE =
   'launch launch/patient patient/Patient.read patient/Observation.read patient/Observation.write openid fhirUser online_access';
 
-type CachedProvider = SandboxProvider & { handler: (req: IncomingMessage, res: ServerResponse) => Promise<void> };
+/** A built provider, with the version stamp of the signing keys it was built with. */
+type CachedProvider = SandboxProvider & { handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>; keysStamp?: number };
 
 export async function createAuthService(opts: {
   config: Config;
@@ -71,12 +72,16 @@ export async function createAuthService(opts: {
 
   // One provider per sandbox generation (key): a re-created sandbox gets a new one and shares nothing.
   const providers = new Map<number, CachedProvider>();
+  // A provider is rebuilt when its signing keys changed in the store, e.g. `smart-sandbox keys rotate`
+  // run by the CLI (another process) while this server runs.
   const providerFor = (sandbox: Sandbox): CachedProvider => {
     let sp = providers.get(sandbox.key);
+    const stamp = keys.stamp(sandbox.key, 'jwks');
+    if (sp && stamp !== undefined && sp.keysStamp !== stamp) sp = undefined;
     if (!sp) {
       for (const [k, other] of providers) if (other.sandbox.id === sandbox.id) providers.delete(k);
       const created = createSandboxProvider(sandbox, deps);
-      sp = { ...created, handler: created.provider.callback() as CachedProvider['handler'] };
+      sp = { ...created, handler: created.provider.callback() as CachedProvider['handler'], keysStamp: keys.stamp(sandbox.key, 'jwks') };
       providers.set(sandbox.key, sp);
     }
     return sp;

@@ -87,6 +87,8 @@ export interface ClientStore extends ClientLookup {
   list(sandboxKey: number): SandboxClient[];
   /** Removes the client and revokes every grant, code and token issued to it. False when unknown. */
   remove(sandboxKey: number, clientId: string): boolean;
+  /** Replaces the redirect URIs and launch URI (e.g. the demo app's, when the public URL changed). */
+  updateUrls(sandboxKey: number, clientId: string, urls: { launchUri?: string; redirectUris: string[] }): void;
   /** The app whose launch URI is exactly `uri` (CDS Hooks sandbox names apps by launch URL). */
   findByLaunchUri(sandboxKey: number, uri: string): SandboxClient | undefined;
 }

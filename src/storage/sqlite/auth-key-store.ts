@@ -9,8 +9,10 @@ export class SqliteAuthKeyStore {
   private readonly sel;
   private readonly ins;
   private readonly upd;
+  private readonly stampQ;
   constructor(private readonly db: Sqlite) {
     this.sel = db.prepare('SELECT value FROM auth_key WHERE tenant = ? AND name = ?');
+    this.stampQ = db.prepare('SELECT created_at FROM auth_key WHERE tenant = ? AND name = ?');
     this.ins = db.prepare('INSERT INTO auth_key (tenant, name, value, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING');
     this.upd = db.prepare(
       `INSERT INTO auth_key (tenant, name, value, created_at) VALUES (?, ?, ?, ?)
@@ -20,6 +22,11 @@ export class SqliteAuthKeyStore {
 
   get(sandboxKey: number, name: string): string | undefined {
     return (this.sel.get(sandboxKey, name) as { value: string } | undefined)?.value;
+  }
+
+  /** When the value was last set (a version stamp), or undefined when absent. */
+  stamp(sandboxKey: number, name: string): number | undefined {
+    return (this.stampQ.get(sandboxKey, name) as { created_at: number } | undefined)?.created_at;
   }
 
   /** The stored value, creating it with `make()` when absent. */
