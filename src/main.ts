@@ -94,11 +94,17 @@ export async function startServer(config: Config, log: (line: string) => void = 
   purge.unref();
 
   log(`smart-sandbox listening on ${url} (role ${config.role}, data in ${config.dataDir})`);
+  const demo = services.tenants.get(DEMO_ID);
   if (config.role !== 'api') {
-    if (config.adminToken) log(`console: ${config.publicUrl}/?token=${config.adminToken}`);
+    if (config.adminToken) {
+      log(`console: ${config.publicUrl}/?token=${config.adminToken}`);
+      if (demo && services.auth.clients.getClient(demo.key, BILIRUBIN_CLIENT_ID))
+        log(
+          `launch the bilirubin chart for BILIBABY: ${config.publicUrl}/console/s/demo/launch?client=${BILIRUBIN_CLIENT_ID}&patient=BILIBABY&persona=practitioner&token=${config.adminToken}`,
+        );
+    }
     else log('console: not served (bound to a non-loopback interface without SMART_SANDBOX_ADMIN_TOKEN)');
   }
-  const demo = services.tenants.get(DEMO_ID);
   if (demo) {
     const urls = sandboxUrls(config.publicUrl, demo.id);
     log(`demo sandbox FHIR base (iss): ${urls.iss}`);

@@ -605,10 +605,11 @@ ${csrfField(csrf(ctx))}
   // ---------------------------------------------------------------- launch + scenarios
   const launchPage = (ctx: Ctx, o: Outcome = {}) => {
     const s = ctx.sandbox!;
-    const q = ctx.request.query as { patient?: unknown; client?: unknown };
+    const q = ctx.request.query as { patient?: unknown; client?: unknown; persona?: unknown };
     const f: Form = o.form ?? {
       patient: typeof q.patient === 'string' ? q.patient : undefined,
       client_id: typeof q.client === 'string' ? q.client : undefined,
+      username: typeof q.persona === 'string' ? q.persona : undefined,
       need_patient_banner: 'yes',
     };
     const apps = ops.listClients(s.id).filter((c) => c.launchUri);
