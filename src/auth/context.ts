@@ -2,32 +2,13 @@
  * The SMART launch context of one authorization (SMART 2.2 §"Launch context arrives with your
  * access_token"): what the token response, every refresh response and introspection carry.
  */
-import type { StoredLaunch } from '../launch/model.js';
+import { RESERVED_CONTEXT_KEYS, type StoredLaunch } from '../launch/model.js';
 
-/** Keys of the token response the context never overrides (the launch service refuses them too). */
-const SHADOWED = new Set([
-  'access_token',
-  'token_type',
-  'expires_in',
-  'scope',
-  'refresh_token',
-  'id_token',
-  'state',
-  'active',
-  'sub',
-  'iss',
-  'aud',
-  'exp',
-  'iat',
-  'nbf',
-  'jti',
-  'client_id',
-  'fhirUser',
-  'authorization_details',
-  'cnf',
-  'launch_id',
-  'smartStyleUrl',
-]);
+/**
+ * Keys of the token response the context never overrides: the launch model's reserved keys, and
+ * `smartStyleUrl` (registration normalises it to smart_style_url).
+ */
+const SHADOWED = new Set([...RESERVED_CONTEXT_KEYS, 'smartStyleUrl']);
 
 /** Internal key carrying the full granted scope on access tokens (see provider.ts, token post-processing). */
 export const GRANTED_SCOPE_KEY = 'smart_granted_scope';

@@ -37,6 +37,34 @@ export interface LaunchStore {
   purgeSandbox(sandboxKey: number): void;
 }
 
+/**
+ * Keys a launch parameter may not use (architecture §5): they would shadow token-response or
+ * introspection fields. The registration service refuses them; the auth server never copies them
+ * from a context into a token response.
+ */
+export const RESERVED_CONTEXT_KEYS: ReadonlySet<string> = new Set([
+  'access_token',
+  'token_type',
+  'expires_in',
+  'scope',
+  'refresh_token',
+  'id_token',
+  'state',
+  'active',
+  'sub',
+  'iss',
+  'aud',
+  'exp',
+  'iat',
+  'nbf',
+  'jti',
+  'client_id',
+  'fhirUser',
+  'authorization_details',
+  'cnf',
+  'launch_id',
+]);
+
 /** 32 random bytes (256 bits), base64url: unguessable and safe in URLs and form bodies. */
 export function newLaunchId(): string {
   return crypto.randomBytes(32).toString('base64url');

@@ -4,30 +4,10 @@
  * type (no HSPC string-ification), and refuses keys that would shadow token or introspection fields.
  */
 import { badRequest } from '../errors/errors.js';
+import { RESERVED_CONTEXT_KEYS } from './model.js';
 
-/** Keys a launch parameter may not use: they would shadow token-response or introspection fields. */
-export const RESERVED_PARAMETER_KEYS = new Set([
-  'access_token',
-  'token_type',
-  'expires_in',
-  'scope',
-  'refresh_token',
-  'id_token',
-  'state',
-  'active',
-  'sub',
-  'iss',
-  'aud',
-  'exp',
-  'iat',
-  'nbf',
-  'jti',
-  'client_id',
-  'fhirUser',
-  'authorization_details',
-  'cnf',
-  'launch_id',
-]);
+/** Keys a launch parameter may not use (the shared list of the launch model). */
+export const RESERVED_PARAMETER_KEYS = RESERVED_CONTEXT_KEYS;
 
 const TOP_LEVEL_KEYS = new Set(['client_id', 'parameters', 'username', 'expires_in', 'launchUrl']);
 
