@@ -10,6 +10,7 @@ import { bilirubinAppUrls, sandboxUrls } from './config/urls.js';
 import { BILIRUBIN_CLIENT_ID } from './auth/service.js';
 import { createSandbox } from './sandbox/lifecycle.js';
 import { createServices, PUBLIC_URL_SETTING, type Services } from './services.js';
+import { startCheckpointer } from './storage/sqlite/checkpointer.js';
 
 const DEMO_ID = 'demo';
 const DEMO_SEEDED_SETTING = 'demo_seeded';
@@ -79,6 +80,7 @@ export async function startServer(config: Config, log: (line: string) => void = 
   if (!config.adminToken && isLoopbackHost(config.host)) config = { ...config, adminToken: crypto.randomBytes(24).toString('base64url') };
   const services = await createServices(config);
   if (config.demo && config.role !== 'api') seedDemoOnce(services, log);
+  const checkpointer = startCheckpointer(services.db, { onError: (m) => log(`WAL checkpoint: ${m}`) });
   const app = await buildApp(config, services);
   await app.listen({ port: config.port, host: config.host });
   const url = `http://${hostForUrl(config.host)}:${config.port}`;
@@ -118,6 +120,7 @@ export async function startServer(config: Config, log: (line: string) => void = 
     async close() {
       clearInterval(purge);
       await app.close();
+      await checkpointer.stop();
       await services.close();
     },
   };
