@@ -3,6 +3,7 @@
  * tests, so that they all act on the same store in the same way.
  */
 import { createAuthService, type AuthService } from './auth/service.js';
+import { BulkService } from './bulk/service.js';
 import type { Config } from './config/config.js';
 import { FhirService } from './fhir/service.js';
 import { type AuditLog, SqliteAuditLog } from './launch/audit.js';
@@ -23,6 +24,8 @@ export interface Services {
   launch: LaunchService;
   fhir: FhirService;
   auth: AuthService;
+  /** Bulk Data `$export` jobs (issue 8); runners start only with `bulk.start()` (buildApp, API role). */
+  bulk: BulkService;
   close(): Promise<void>;
 }
 
@@ -48,6 +51,7 @@ export async function createServices(config: Config, opts: { recordedPublicUrl?:
   const fhir = new FhirService({ db, config });
   const audit = new SqliteAuditLog(db);
   const auth = await createAuthService({ config, db, tenants, launches, fhir, audit });
+  const bulk = new BulkService({ config, db, tenants, fhir });
   const launch = new LaunchService({ publicUrl: config.publicUrl, launches, clients: auth.clients, personas: auth.personas, fhir, audit });
   return {
     config,
@@ -58,7 +62,9 @@ export async function createServices(config: Config, opts: { recordedPublicUrl?:
     launch,
     fhir,
     auth,
+    bulk,
     async close() {
+      await bulk.stop();
       await auth.close();
       audit.close();
       db.close();
