@@ -14,7 +14,9 @@ const SHADOWED = new Set([...RESERVED_CONTEXT_KEYS, 'smartStyleUrl']);
 export const GRANTED_SCOPE_KEY = 'smart_granted_scope';
 /** Internal key: hash of the launch id an authorization came from, for the launch audit (never sent). */
 export const LAUNCH_HASH_KEY = 'smart_launch_hash';
-const INTERNAL = new Set([GRANTED_SCOPE_KEY, LAUNCH_HASH_KEY]);
+/** Internal key: the simulated error of the launch (src/launch/model.ts), enforced at /token and by the verifier. */
+export const SIMULATE_KEY = 'smart_simulate_error';
+const INTERNAL = new Set([GRANTED_SCOPE_KEY, LAUNCH_HASH_KEY, SIMULATE_KEY]);
 
 export interface ContextInput {
   launch?: StoredLaunch;
@@ -42,6 +44,7 @@ export function buildContext(i: ContextInput): Record<string, unknown> {
   if (typeof out.smart_style_url !== 'string' || !out.smart_style_url) out.smart_style_url = i.defaultStyleUrl;
   if (i.fhirUser) out.fhirUser = i.fhirUser;
   if (i.launch) out[LAUNCH_HASH_KEY] = i.launch.idHash;
+  if (i.launch?.simulateError) out[SIMULATE_KEY] = i.launch.simulateError;
   return out;
 }
 
