@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import { benchAuth } from './auth.js';
+import { benchBulk } from './bulk.js';
 import { benchBulkLoader, benchFhir } from './fhir.js';
 import { cannon, type Result, report, startBare } from './harness.js';
 import { benchSearch } from './search.js';
@@ -21,6 +22,7 @@ async function main(): Promise<void> {
   await benchSearch(results, server);
   await server.stop();
   await benchBulkLoader(results);
+  await benchBulk(results);
 
   const text = report(results, baseline.rate);
   process.stdout.write(`${text}\n`);

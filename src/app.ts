@@ -4,6 +4,7 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { registerDemoApps } from './apps/routes.js';
+import { registerBulkRoutes } from './bulk/routes.js';
 import { registerConsole } from './console/routes.js';
 import type { Config } from './config/config.js';
 import { registerFhirRoutes } from './fhir/routes.js';
@@ -39,6 +40,11 @@ export async function buildApp(config: Config, services: Services): Promise<Fast
       verifier: services.auth.verifier,
       auditEvents: services.audit,
     });
+    // Bulk Data $export (issue 8): its static paths under {iss} win over the FHIR wildcard; the API
+    // role runs the export jobs (resuming unfinished ones) and stops them when the app closes.
+    await registerBulkRoutes(app, { config, tenants: services.tenants, verifier: services.auth.verifier, bulk: services.bulk });
+    app.addHook('onReady', async () => services.bulk.start());
+    app.addHook('onClose', async () => services.bulk.stop());
   }
   if (serveAuth) {
     await services.auth.registerAuthRoutes(app);

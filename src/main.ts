@@ -6,10 +6,13 @@ import crypto from 'node:crypto';
 import net from 'node:net';
 import { buildApp } from './app.js';
 import { type Config, isLoopbackHost } from './config/config.js';
-import { sandboxUrls } from './config/urls.js';
+import { bilirubinAppUrls, sandboxUrls } from './config/urls.js';
+import { BILIRUBIN_CLIENT_ID } from './auth/service.js';
 import { createSandbox } from './sandbox/lifecycle.js';
 import { TenantError } from './storage/sqlite/tenant-store.js';
 import { createServices, PUBLIC_URL_SETTING, type Services } from './services.js';
+import { sqliteOf } from './storage/sqlite/backend.js';
+import { startCheckpointer } from './storage/sqlite/checkpointer.js';
 
 const DEMO_ID = 'demo';
 const DEMO_SEEDED_SETTING = 'demo_seeded';
@@ -58,6 +61,22 @@ async function freePort(host: string): Promise<number> {
   });
 }
 
+/**
+ * The demo app's launch and redirect URIs derive from the current public URL (architecture §3): when
+ * the server starts under another URL (another port, a proxy), every sandbox's registration of the
+ * bundled bilirubin chart follows. Registrations pointing elsewhere (a user's own copy) are left alone.
+ */
+async function followDemoAppUrls(services: Services, publicUrl: string): Promise<void> {
+  const urls = bilirubinAppUrls(publicUrl);
+  const isDemoAppUrl = (u: string | undefined) => !!u && /\/apps\/bilirubin-chart\/(launch|index)\.html$/.test(new URL(u).pathname);
+  for (const sandbox of await services.tenants.list()) {
+    const client = await services.auth.clients.getClient(sandbox.key, BILIRUBIN_CLIENT_ID);
+    if (!client || !isDemoAppUrl(client.launchUri) || !client.redirectUris.every(isDemoAppUrl)) continue;
+    if (client.launchUri === urls.launch && client.redirectUris.length === 1 && client.redirectUris[0] === urls.redirect) continue;
+    await services.auth.clients.updateUrls(sandbox.key, BILIRUBIN_CLIENT_ID, { launchUri: urls.launch, redirectUris: [urls.redirect] });
+  }
+}
+
 export async function startServer(config: Config, log: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<RunningServer> {
   if (config.port === 0) {
     const port = await freePort(config.host);
@@ -68,21 +87,31 @@ export async function startServer(config: Config, log: (line: string) => void = 
   if (!config.adminToken && isLoopbackHost(config.host)) config = { ...config, adminToken: crypto.randomBytes(24).toString('base64url') };
   const services = await createServices(config);
   if (config.demo && config.role !== 'api') await seedDemoOnce(services, log);
+  // WAL checkpoints off the request path: SQLite only (PostgreSQL checkpoints by itself).
+  const sqlite = sqliteOf(services.backend);
+  const checkpointer = sqlite ? startCheckpointer(sqlite, { onError: (m) => log(`WAL checkpoint: ${m}`) }) : undefined;
   const app = await buildApp(config, services);
   await app.listen({ port: config.port, host: config.host });
   const url = `http://${hostForUrl(config.host)}:${config.port}`;
   await services.tenants.setSetting(PUBLIC_URL_SETTING, config.publicUrl);
+  await followDemoAppUrls(services, config.publicUrl);
   const purge = setInterval(() => {
     services.launches.purgeExpired().catch((e) => app.log.error({ err: e }, 'purge of expired launches failed'));
   }, PURGE_INTERVAL_MS);
   purge.unref();
 
   log(`smart-sandbox listening on ${url} (role ${config.role}, data in ${config.databaseUrl ? 'PostgreSQL' : config.dataDir})`);
+  const demo = await services.tenants.get(DEMO_ID);
   if (config.role !== 'api') {
-    if (config.adminToken) log(`console: ${config.publicUrl}/?token=${config.adminToken}`);
+    if (config.adminToken) {
+      log(`console: ${config.publicUrl}/?token=${config.adminToken}`);
+      if (demo && (await services.auth.clients.getClient(demo.key, BILIRUBIN_CLIENT_ID)))
+        log(
+          `launch the bilirubin chart for BILIBABY: ${config.publicUrl}/console/s/demo/launch?client=${BILIRUBIN_CLIENT_ID}&patient=BILIBABY&persona=practitioner&token=${config.adminToken}`,
+        );
+    }
     else log('console: not served (bound to a non-loopback interface without SMART_SANDBOX_ADMIN_TOKEN)');
   }
-  const demo = await services.tenants.get(DEMO_ID);
   if (demo) {
     const urls = sandboxUrls(config.publicUrl, demo.id);
     log(`demo sandbox FHIR base (iss): ${urls.iss}`);
@@ -96,6 +125,7 @@ export async function startServer(config: Config, log: (line: string) => void = 
     async close() {
       clearInterval(purge);
       await app.close();
+      await checkpointer?.stop();
       await services.close();
     },
   };

@@ -3,6 +3,7 @@
  * tests, so that they all act on the same store in the same way.
  */
 import { createAuthService, type AuthService } from './auth/service.js';
+import { BulkService } from './bulk/service.js';
 import type { Config } from './config/config.js';
 import type { ScenarioStore } from './console/scenarios.js';
 import { FhirService } from './fhir/service.js';
@@ -26,6 +27,8 @@ export interface Services {
   launch: LaunchService;
   fhir: FhirService;
   auth: AuthService;
+  /** Bulk Data `$export` jobs (issue 8); runners start only with `bulk.start()` (buildApp, API role). */
+  bulk: BulkService;
   close(): Promise<void>;
 }
 
@@ -59,6 +62,7 @@ export async function createServices(config: Config, opts: { recordedPublicUrl?:
   const fhir = new FhirService({ store: backend.resources, config });
   const audit = backend.audit;
   const auth = await createAuthService({ config, backend, tenants, launches, fhir, audit });
+  const bulk = new BulkService({ config, jobs: backend.bulkJobs, tenants, fhir });
   const launch = new LaunchService({ publicUrl: config.publicUrl, launches, clients: auth.clients, personas: auth.personas, fhir, audit });
   return {
     config,
@@ -70,7 +74,9 @@ export async function createServices(config: Config, opts: { recordedPublicUrl?:
     launch,
     fhir,
     auth,
+    bulk,
     async close() {
+      await bulk.stop();
       await auth.close();
       await backend.close();
     },

@@ -2,38 +2,21 @@
  * The SMART launch context of one authorization (SMART 2.2 §"Launch context arrives with your
  * access_token"): what the token response, every refresh response and introspection carry.
  */
-import type { StoredLaunch } from '../launch/model.js';
+import { RESERVED_CONTEXT_KEYS, type StoredLaunch } from '../launch/model.js';
 
-/** Keys of the token response the context never overrides (the launch service refuses them too). */
-const SHADOWED = new Set([
-  'access_token',
-  'token_type',
-  'expires_in',
-  'scope',
-  'refresh_token',
-  'id_token',
-  'state',
-  'active',
-  'sub',
-  'iss',
-  'aud',
-  'exp',
-  'iat',
-  'nbf',
-  'jti',
-  'client_id',
-  'fhirUser',
-  'authorization_details',
-  'cnf',
-  'launch_id',
-  'smartStyleUrl',
-]);
+/**
+ * Keys of the token response the context never overrides: the launch model's reserved keys, and
+ * `smartStyleUrl` (registration normalises it to smart_style_url).
+ */
+const SHADOWED = new Set([...RESERVED_CONTEXT_KEYS, 'smartStyleUrl']);
 
 /** Internal key carrying the full granted scope on access tokens (see provider.ts, token post-processing). */
 export const GRANTED_SCOPE_KEY = 'smart_granted_scope';
 /** Internal key: hash of the launch id an authorization came from, for the launch audit (never sent). */
 export const LAUNCH_HASH_KEY = 'smart_launch_hash';
-const INTERNAL = new Set([GRANTED_SCOPE_KEY, LAUNCH_HASH_KEY]);
+/** Internal key: the simulated error of the launch (src/launch/model.ts), enforced at /token and by the verifier. */
+export const SIMULATE_KEY = 'smart_simulate_error';
+const INTERNAL = new Set([GRANTED_SCOPE_KEY, LAUNCH_HASH_KEY, SIMULATE_KEY]);
 
 export interface ContextInput {
   launch?: StoredLaunch;
@@ -61,6 +44,7 @@ export function buildContext(i: ContextInput): Record<string, unknown> {
   if (typeof out.smart_style_url !== 'string' || !out.smart_style_url) out.smart_style_url = i.defaultStyleUrl;
   if (i.fhirUser) out.fhirUser = i.fhirUser;
   if (i.launch) out[LAUNCH_HASH_KEY] = i.launch.idHash;
+  if (i.launch?.simulateError) out[SIMULATE_KEY] = i.launch.simulateError;
   return out;
 }
 

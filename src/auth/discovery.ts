@@ -79,6 +79,9 @@ export function smartConfiguration(publicUrl: string, sandboxId: string): Record
     response_types_supported: ['code'],
     code_challenge_methods_supported: ['S256'],
     capabilities: CAPABILITIES,
+    // Not a SMART-defined field (extra fields are allowed): the Bulk Data Access IG 2.0 kick-off
+    // endpoints of this FHIR base (src/bulk, issue 8), for backend-services clients.
+    bulk_data_export_endpoints: [`${u.iss}/$export`, `${u.iss}/Patient/$export`, `${u.iss}/Group/{id}/$export`],
   };
 }
 

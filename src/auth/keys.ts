@@ -29,14 +29,15 @@ export async function signingJwks(store: AuthKeyStore, sandboxKey: number): Prom
  * `keys rotate` (architecture §4): a new signing key becomes the first (signing) key; the previous
  * one stays published so that id_tokens it signed still verify; older ones are dropped. Providers
  * already built keep their keys until they are rebuilt (AuthService.rotateKeys drops the cache; other
- * nodes notice the new key through the key fingerprint check in AuthService.providerFor).
+ * nodes notice the new key through the keys' version stamp in AuthService.providerFor).
  */
 export async function rotateSigningKeys(store: AuthKeyStore, sandboxKey: number): Promise<{ keys: PrivateJwk[] }> {
   const current = await signingJwks(store, sandboxKey);
   const next = { keys: [newRsaKey(), ...current.keys.slice(0, 1)] };
-  await store.set(sandboxKey, 'jwks', JSON.stringify(next));
+  // Cookie keys first: a node that sees the new `jwks` stamp then loads the new cookie keys too.
   const cookies = await cookieKeys(store, sandboxKey);
   await store.set(sandboxKey, 'cookie-keys', JSON.stringify([randomSecret(), ...cookies.slice(0, 1)]));
+  await store.set(sandboxKey, 'jwks', JSON.stringify(next));
   return next;
 }
 

@@ -14,7 +14,7 @@ import { hashLaunchId, LAUNCH_ID, type LaunchStore, type StoredLaunch } from '..
 import type { AuthKeyStore, OidcPayloadStore, SmartContextStore } from '../storage/auth-stores.js';
 import { oidcAdapter } from './adapter.js';
 import type { Sandbox } from '../storage/types.js';
-import { GRANTED_SCOPE_KEY, LAUNCH_HASH_KEY, tokenResponseContext } from './context.js';
+import { GRANTED_SCOPE_KEY, LAUNCH_HASH_KEY, SIMULATE_KEY, tokenResponseContext } from './context.js';
 import { PAGE_HEADERS, renderErrorPage } from './pages.js';
 import type { PrivateJwk } from './keys.js';
 import { guardedFetch } from './outbound.js';
@@ -217,6 +217,15 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps, keys: Pr
           if (!launch) throw refuse('the launch is unknown or has expired');
           if (launch.clientId && launch.clientId !== sc.clientId) throw refuse('the launch was registered for another app');
           if (launch.username && launch.consumedAt) throw refuse('the launch has already been used');
+          // Simulated errors (src/launch/model.ts): the launch was registered to fail here.
+          if (launch.simulateError === 'auth_invalid_scope') {
+            refuse('simulated error auth_invalid_scope');
+            throw new errors.InvalidScope('simulated error: the requested scope is invalid (launch registered with simulate_error=auth_invalid_scope)', ctx.oidc.params?.scope as string);
+          }
+          if (launch.simulateError === 'auth_access_denied') {
+            refuse('simulated error auth_access_denied');
+            throw new errors.AccessDenied('simulated error: the user denied access (launch registered with simulate_error=auth_access_denied)');
+          }
         } else if (requested.includes('launch')) {
           // A standalone launch has no EHR context to grant. Apps written for both flows (HSPC's
           // bilirubin chart among them) still ask for `launch`: it is not granted, the rest proceeds
@@ -372,6 +381,17 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps, keys: Pr
       if (ctx.status !== 200 || !body?.access_token) return;
       const extra = (ctx.oidc.entities.AccessToken as unknown as { extra?: Record<string, unknown> } | undefined)?.extra;
       if (!extra) return;
+      const grantType = ctx.oidc.params?.grant_type;
+      const simulated = extra[SIMULATE_KEY];
+      if ((simulated === 'token_invalid_grant' && grantType === 'authorization_code') || (simulated === 'token_expired_refresh_token' && grantType === 'refresh_token')) {
+        // The launch was registered to fail here: revoke what this exchange issued and answer as a
+        // real invalid grant would (RFC 6749 §5.2).
+        const grantId = (ctx.oidc.entities.AccessToken as unknown as { grantId?: string } | undefined)?.grantId;
+        if (grantId) await deps.table.revokeGrant(key, grantId);
+        ctx.status = 400;
+        ctx.body = { error: 'invalid_grant', error_description: `simulated error ${simulated} (the launch was registered with simulate_error)` };
+        return;
+      }
       if (typeof extra[GRANTED_SCOPE_KEY] === 'string') body.scope = extra[GRANTED_SCOPE_KEY];
       for (const [k, v] of Object.entries(tokenResponseContext(extra))) if (!(k in body)) body[k] = v;
       if (typeof extra[LAUNCH_HASH_KEY] === 'string' && ctx.oidc.params?.grant_type === 'authorization_code') {
@@ -384,6 +404,7 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps, keys: Pr
       if (typeof body[GRANTED_SCOPE_KEY] === 'string') body.scope = body[GRANTED_SCOPE_KEY];
       delete body[GRANTED_SCOPE_KEY];
       delete body[LAUNCH_HASH_KEY];
+      delete body[SIMULATE_KEY];
     }
   });
 

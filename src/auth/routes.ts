@@ -10,6 +10,7 @@ import { badRequest, notFound } from '../errors/errors.js';
 import { sendOutcome } from '../http/errors.js';
 import type { Sandbox, TenantStore } from '../storage/types.js';
 import { handleInteraction } from './interactions.js';
+import { namePublicRefreshClient } from './public-refresh.js';
 import { PAGE_HEADERS, renderErrorPage } from './pages.js';
 import type { AuthDeps, SandboxProvider } from './provider.js';
 import { SMART_STYLE } from './discovery.js';
@@ -72,6 +73,12 @@ export async function registerAuthRoutes(app: FastifyInstance, r: AuthRouteDeps)
       if (query === undefined) return sendOutcome(reply, badRequest('POST /authorize needs an application/x-www-form-urlencoded body of at most 64 KiB'));
       raw.method = 'GET';
       raw.url = `/authorize?${query}`;
+    }
+    if (raw.method === 'POST' && raw.url.split('?')[0] === '/token') {
+      await namePublicRefreshClient(raw, async (token) => {
+        const clientId = await r.deps.table.clientOf(sandbox.key, 'RefreshToken', token);
+        return clientId && (await r.deps.clients.getClient(sandbox.key, clientId))?.authMethod === 'none' ? clientId : undefined;
+      });
     }
     reply.hijack();
     await sp.handler(raw, reply.raw);

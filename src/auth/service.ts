@@ -44,7 +44,8 @@ export const BILIRUBIN_CLIENT_ID = 'bilirubin_chart';
 const BILIRUBIN_SCOPE =
   'launch launch/patient patient/Patient.read patient/Observation.read patient/Observation.write openid fhirUser online_access';
 
-type CachedProvider = SandboxProvider & { handler: (req: IncomingMessage, res: ServerResponse) => Promise<void> };
+/** A built provider, with the version stamp of the signing keys it was built with. */
+type CachedProvider = SandboxProvider & { handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>; keysStamp?: number };
 
 export async function createAuthService(opts: {
   config: Config;
@@ -70,20 +71,23 @@ export async function createAuthService(opts: {
     cookieKeys: await cookieKeys(keys, sandboxKey),
     registrationToken: await registrationToken(keys, sandboxKey),
   });
-  const fingerprint = (k: ProviderKeys) => JSON.stringify([k.jwks.keys.map((x) => x.kid), k.cookieKeys, k.registrationToken]);
 
   // One provider per sandbox generation (key): a re-created sandbox gets a new one and shares nothing.
-  // Keys live in the database (shared by every node); a provider is rebuilt when they change, so a
-  // rotation by another node or the CLI takes effect here too.
-  const providers = new Map<number, CachedProvider & { fingerprint: string }>();
+  // Keys live in the database (shared by every node). A provider is rebuilt when its signing keys
+  // changed in the store — `smart-sandbox keys rotate` run by the CLI (another process) or another node
+  // — which one cheap read of the keys' version stamp tells on every request.
+  const providers = new Map<number, CachedProvider>();
   const providerFor = async (sandbox: Sandbox): Promise<CachedProvider> => {
-    const loaded = await loadKeys(sandbox.key);
-    const fp = fingerprint(loaded);
     let sp = providers.get(sandbox.key);
-    if (!sp || sp.fingerprint !== fp) {
+    const stamp = await keys.stamp(sandbox.key, 'jwks');
+    if (sp && stamp !== undefined && sp.keysStamp !== stamp) sp = undefined;
+    if (!sp) {
       for (const [k, other] of providers) if (other.sandbox.id === sandbox.id) providers.delete(k);
+      const loaded = await loadKeys(sandbox.key);
       const created = createSandboxProvider(sandbox, deps, loaded);
-      sp = { ...created, handler: created.provider.callback() as CachedProvider['handler'], fingerprint: fp };
+      // The stamp read before loading: a rotation racing with the load only causes one more rebuild.
+      const keysStamp = stamp ?? (await keys.stamp(sandbox.key, 'jwks'));
+      sp = { ...created, handler: created.provider.callback() as CachedProvider['handler'], keysStamp };
       providers.set(sandbox.key, sp);
     }
     return sp;

@@ -11,10 +11,11 @@ import { sandboxUrls } from '../config/urls.js';
 import type { TokenGrant, TokenVerifier } from '../fhir/access/types.js';
 import type { OidcPayloadStore } from '../storage/auth-stores.js';
 import type { Sandbox } from '../storage/types.js';
-import { GRANTED_SCOPE_KEY, tokenResponseContext } from './context.js';
+import { GRANTED_SCOPE_KEY, SIMULATE_KEY, tokenResponseContext } from './context.js';
 
 interface TokenPayload {
   exp?: number;
+  iat?: number;
   clientId?: string;
   accountId?: string;
   scope?: string;
@@ -43,6 +44,9 @@ export class StoreTokenVerifier implements TokenVerifier {
     // Online access (no offline_access): the token dies with the login session (SMART 2.2 §"online_access").
     if (p.expiresWithSession && (!p.sessionUid || !(await this.table.sessionLive(sandbox.key, p.sessionUid, now)))) return undefined;
     const extra = p.extra ?? {};
+    // Simulated errors (src/launch/model.ts): tokens of such a launch fail at the resource server.
+    if (extra[SIMULATE_KEY] === 'request_invalid_token') return undefined;
+    if (extra[SIMULATE_KEY] === 'request_expired_token' && (typeof p.iat !== 'number' || (p.iat + 1) * 1000 <= now)) return undefined;
     const fhirUser = typeof extra.fhirUser === 'string' ? this.relative(sandbox, extra.fhirUser) : undefined;
     return {
       sandboxKey: sandbox.key,

@@ -125,4 +125,14 @@ export function registerAuthCommands(program: Command): void {
         process.stdout.write(`removed persona ${username}\n`);
       }),
   );
+
+  const keys = program.command('keys').description("the sandbox authorization server's signing keys");
+  addStorageOptions(
+    keys.command('rotate <sandbox>').description('new signing and cookie keys; the previous key stays published so issued id_tokens still verify'),
+  ).action((sandboxId: string, opts) =>
+    withServices(opts, async (s) => {
+      await s.auth.rotateKeys(await sandboxOf(s, sandboxId));
+      process.stdout.write(`rotated the signing keys of ${sandboxId}; a running server uses them from its next request\n`);
+    }),
+  );
 }

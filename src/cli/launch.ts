@@ -3,6 +3,7 @@
  * `POST {iss}/_services/smart/Launch` and prints the same JSON (with launch_url).
  */
 import type { Command } from 'commander';
+import { SIMULATED_ERRORS } from '../launch/model.js';
 import { addStorageOptions, CliError, printJson, withServices } from './context.js';
 
 /** `k=v`: v is taken as JSON when it parses (true, 12, {"a":1}), else as a string. */
@@ -29,6 +30,7 @@ export function registerLaunch(program: Command): void {
       .option('--persona <username>', 'single sign-on as this persona: no login, no consent, single use')
       .option('--param <k=v>', 'other context parameter (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
       .option('--expires-in <seconds>', 'lifetime in seconds')
+      .option('--simulate-error <error>', `make the launch fail for real: ${SIMULATED_ERRORS.join(', ')}`)
       .option('--public-url <url>', 'public URL of the server (default: the one `serve` recorded)'),
   ).action((id: string, opts) =>
     withServices(opts, async (s) => {
@@ -40,6 +42,7 @@ export function registerLaunch(program: Command): void {
       const body: Record<string, unknown> = { client_id: opts.client, parameters };
       if (opts.persona) body.username = opts.persona;
       if (opts.expiresIn !== undefined) body.expires_in = Number(opts.expiresIn);
+      if (opts.simulateError !== undefined) body.simulate_error = opts.simulateError;
       printJson(await s.launch.register(sandbox, { kind: 'admin', name: 'cli' }, body));
     }),
   );

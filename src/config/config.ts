@@ -35,6 +35,10 @@ export interface Config {
    * interface the console is served only when one is configured (no default password).
    */
   adminToken?: string;
+  /** Bulk export (issue 8): seconds a finished export's files are kept (`SMART_SANDBOX_BULK_RETENTION`, default 3600). */
+  bulkRetentionSeconds: number;
+  /** Bulk export (issue 8): run jobs in a worker thread (default) or inline on the event loop, chunked (`SMART_SANDBOX_BULK_RUNNER`). */
+  bulkRunner: 'worker' | 'inline';
 }
 
 export class ConfigError extends Error {}
@@ -51,6 +55,8 @@ export interface ConfigInput {
   trustProxy?: boolean;
   logLevel?: string;
   adminToken?: string;
+  bulkRetentionSeconds?: string | number;
+  bulkRunner?: string;
 }
 
 /** Environment variables that map onto config fields (architecture §4). */
@@ -66,6 +72,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
     trustProxy: env.SMART_SANDBOX_TRUST_PROXY === 'true' ? true : undefined,
     logLevel: env.LOG_LEVEL,
     adminToken: env.SMART_SANDBOX_ADMIN_TOKEN,
+    bulkRetentionSeconds: env.SMART_SANDBOX_BULK_RETENTION,
+    bulkRunner: env.SMART_SANDBOX_BULK_RUNNER,
   };
 }
 
@@ -109,8 +117,12 @@ export function resolveConfig(...inputs: ConfigInput[]): Config {
   const adminToken = pick('adminToken') as string | undefined;
   if (adminToken !== undefined && (adminToken.length < 16 || /\s/.test(adminToken)))
     throw new ConfigError('the admin token must have at least 16 characters and no spaces');
+  const bulkRunner = (pick('bulkRunner') as string | undefined) ?? 'worker';
+  if (bulkRunner !== 'worker' && bulkRunner !== 'inline') throw new ConfigError(`bulk runner must be worker or inline, got ${bulkRunner}`);
   return {
     adminToken,
+    bulkRetentionSeconds: int('bulk-retention', pick('bulkRetentionSeconds'), 3600, 1, 30 * 24 * 3600),
+    bulkRunner,
     port,
     host,
     dataDir: path.resolve((pick('dataDir') as string | undefined) ?? './.smart-sandbox'),

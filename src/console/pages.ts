@@ -11,6 +11,7 @@ import type { SandboxClient } from '../auth/types.js';
 import type { Config } from '../config/config.js';
 import { badRequest, FhirError } from '../errors/errors.js';
 import type { LaunchResponse } from '../launch/service.js';
+import { SIMULATED_ERRORS } from '../launch/model.js';
 import type { Services } from '../services.js';
 import { type Html, html } from './html.js';
 import { confirmForm, csrfField, jsonBlock, layout, type PageOptions, sandboxPath, sendPage, when } from './layout.js';
@@ -60,7 +61,7 @@ function parseJsonField(f: Form, name: string, what: string): unknown {
 const errorText = (e: FhirError) => e.issues.map((i) => i.diagnostics ?? i.code).join('; ');
 
 /** Turns the launch form into a launch registration body (architecture §5). */
-export function launchBodyFromForm(f: Form): { client_id: string; username?: string; parameters: Record<string, unknown> } {
+export function launchBodyFromForm(f: Form): { client_id: string; username?: string; simulate_error?: string; parameters: Record<string, unknown> } {
   const client = field(f, 'client_id');
   if (!client) throw badRequest('choose an app to launch', ['client_id']);
   const p: Record<string, unknown> = {};
@@ -86,7 +87,8 @@ export function launchBodyFromForm(f: Form): { client_id: string; username?: str
     p[key] = value;
   }
   const username = field(f, 'username');
-  return { client_id: client, ...(username ? { username } : {}), parameters: p };
+  const simulate = field(f, 'simulate_error');
+  return { client_id: client, ...(username ? { username } : {}), ...(simulate ? { simulate_error: simulate } : {}), parameters: p };
 }
 
 /** Client form fields → `client add` options (JSON shape of ConsoleOps.addClient). */
@@ -605,10 +607,11 @@ ${csrfField(csrf(ctx))}
   // ---------------------------------------------------------------- launch + scenarios
   const launchPage = async (ctx: Ctx, o: Outcome = {}) => {
     const s = ctx.sandbox!;
-    const q = ctx.request.query as { patient?: unknown; client?: unknown };
+    const q = ctx.request.query as { patient?: unknown; client?: unknown; persona?: unknown };
     const f: Form = o.form ?? {
       patient: typeof q.patient === 'string' ? q.patient : undefined,
       client_id: typeof q.client === 'string' ? q.client : undefined,
+      username: typeof q.persona === 'string' ? q.persona : undefined,
       need_patient_banner: 'yes',
     };
     const apps = (await ops.listClients(s.id)).filter((c) => c.launchUri);
@@ -650,6 +653,12 @@ ${personas.map((p) => html`<option value="${p.username}"${p.username === chosenP
 <label for="ln-ctx">fhirContext (JSON array)</label><textarea id="ln-ctx" name="fhirContext" rows="2" placeholder='[{"reference":"Observation/123"}]'>${val(f, 'fhirContext')}</textarea>
 <label for="ln-custom">Custom parameters</label><textarea id="ln-custom" name="custom" rows="2" aria-describedby="ln-custom-help">${val(f, 'custom')}</textarea>
 <small id="ln-custom-help">one name=value per line; values that parse as JSON keep their type</small>
+<label for="ln-sim">Simulate an error</label>
+<select id="ln-sim" name="simulate_error" aria-describedby="ln-sim-help">
+<option value="">none: the launch works</option>
+${SIMULATED_ERRORS.map((e) => html`<option value="${e}"${val(f, 'simulate_error') === e ? html` selected` : ''}>${e}</option>`)}
+</select>
+<small id="ln-sim-help">make this launch fail for real at /authorize, /token or the FHIR API, to test the app's error handling</small>
 <div class="buttons">
 <button type="submit" name="mode" value="frame">Launch in the EHR frame</button>
 <button type="submit" name="mode" value="tab" formtarget="_blank">Launch in a new tab</button>

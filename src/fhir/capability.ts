@@ -68,6 +68,17 @@ function resourceEntry(type: string, revIncludes: Map<string, string[]>): Record
   return entry;
 }
 
+/** Bulk Data Access IG 2.0 operations (src/bulk, issue 8), served on the SMART-secured base only. */
+function withBulkOperations(entry: Record<string, unknown>): Record<string, unknown> {
+  const type = entry.type;
+  if (type === 'Patient') {
+    entry.operation = [...((entry.operation as unknown[]) ?? []), { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' }];
+  } else if (type === 'Group') {
+    entry.operation = [...((entry.operation as unknown[]) ?? []), { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export' }];
+  }
+  return entry;
+}
+
 /** The launch audit trail (audit-events.ts): read and search only, its own parameters. */
 function auditEventEntry(): Record<string, unknown> {
   return {
@@ -92,14 +103,15 @@ function auditEventEntry(): Record<string, unknown> {
 }
 
 /** @param opts.auditEvents the launch audit trail is served as AuditEvent (on `/data` only). */
-function resources(withAudit: boolean): Record<string, unknown>[] {
+function resources(withAudit: boolean, withBulk: boolean): Record<string, unknown>[] {
   const rev = revIncludeTargets();
   const out: Record<string, unknown>[] = [];
   for (const t of [...resourceTypes()].sort()) {
     if (t === AUDIT_TYPE) {
       if (withAudit) out.push(auditEventEntry());
     } else {
-      out.push(resourceEntry(t, rev));
+      const entry = resourceEntry(t, rev);
+      out.push(withBulk ? withBulkOperations(entry) : entry);
     }
   }
   return out;
@@ -142,6 +154,7 @@ export function capabilityStatement(publicUrl: string, sandboxId: string, base: 
     date: new Date().toISOString(),
     publisher: 'smart-sandbox',
     kind: 'instance',
+    ...(base === 'data' ? { instantiates: ['http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data'] } : {}),
     software: { name: 'smart-sandbox' },
     implementation: { description: `smart-sandbox ${sandboxId}`, url: base === 'data' ? u.iss : u.open },
     fhirVersion: '4.0.1',
@@ -151,8 +164,9 @@ export function capabilityStatement(publicUrl: string, sandboxId: string, base: 
       {
         mode: 'server',
         security,
-        resource: resources(withAudit),
+        resource: resources(withAudit, base === 'data'),
         interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'search-system' }, { code: 'history-system' }],
+        ...(base === 'data' ? { operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' }] } : {}),
         searchParam: [
           { name: '_id', type: 'token', definition: 'http://hl7.org/fhir/SearchParameter/Resource-id' },
           { name: '_lastUpdated', type: 'date', definition: 'http://hl7.org/fhir/SearchParameter/Resource-lastUpdated' },

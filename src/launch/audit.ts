@@ -5,44 +5,23 @@
  * can lose at most the last unflushed batch of audit records, never a launch. The queue is shared
  * by both backends (`QueuedAuditLog`); a backend only supplies the batch insert and the queries.
  */
+import type { AuditSourceQuery, AuditSourceRecord } from '../fhir/audit-source.js';
 import type { Sqlite } from '../storage/sqlite/open.js';
 
-export type AuditAction = 'register' | 'revoke' | 'authorize' | 'token';
+export type AuditAction = AuditSourceRecord['action'];
 
-export interface AuditRecord {
+/** A record to append; `recordedAt` defaults to now. */
+export interface AuditRecord extends Omit<AuditSourceRecord, 'seq' | 'recordedAt'> {
   sandboxKey: number;
-  action: AuditAction;
-  outcome: 'success' | 'failure';
-  clientId?: string;
-  username?: string;
-  patient?: string;
-  /** SHA-256 of the launch id (never the id itself). */
-  launchHash?: string;
-  detail?: string;
   recordedAt?: number;
 }
 
-export interface StoredAuditRecord extends Required<Pick<AuditRecord, 'sandboxKey' | 'action' | 'outcome'>> {
-  seq: number;
-  recordedAt: number;
-  clientId?: string;
-  username?: string;
-  patient?: string;
-  launchHash?: string;
-  detail?: string;
+/** A stored record: the shape the FHIR layer serves as AuditEvent (src/fhir/audit-source.ts), plus its sandbox. */
+export interface StoredAuditRecord extends AuditSourceRecord {
+  sandboxKey: number;
 }
 
-export interface AuditQuery {
-  since?: number;
-  until?: number;
-  clientId?: string;
-  patient?: string;
-  outcome?: 'success' | 'failure';
-  launchHash?: string;
-  /** Only records older than this sequence number (keyset paging, newest first). */
-  beforeSeq?: number;
-  limit?: number;
-}
+export type AuditQuery = AuditSourceQuery;
 
 export interface AuditLog {
   /** Queues a record (never waits for the database). */

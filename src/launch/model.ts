@@ -5,6 +5,25 @@
  */
 import crypto from 'node:crypto';
 
+/**
+ * Errors a launch can be registered to produce, for app developers testing their error paths (like
+ * smart-launcher-v2's "simulated errors"). Each one is a real failure of the real flow:
+ * - `auth_invalid_scope`, `auth_access_denied`: /authorize answers that OAuth error (redirect with state);
+ * - `token_invalid_grant`: the code exchange is refused with `invalid_grant` and what it issued is revoked;
+ * - `token_expired_refresh_token`: every refresh is refused with `invalid_grant` and its tokens revoked;
+ * - `request_invalid_token`: the FHIR API refuses the launch's access tokens (401 invalid_token);
+ * - `request_expired_token`: the FHIR API refuses them once they are one second old, as if expired.
+ */
+export const SIMULATED_ERRORS = [
+  'auth_invalid_scope',
+  'auth_access_denied',
+  'token_invalid_grant',
+  'token_expired_refresh_token',
+  'request_invalid_token',
+  'request_expired_token',
+] as const;
+export type SimulatedError = (typeof SIMULATED_ERRORS)[number];
+
 export interface StoredLaunch {
   sandboxKey: number;
   /** SHA-256 of the launch id, base64url: the store never holds the id itself. */
@@ -21,6 +40,8 @@ export interface StoredLaunch {
   expiresAt: number;
   /** Set when a single-use (username) launch was redeemed. */
   consumedAt?: number;
+  /** A failure this launch was registered to produce (see SIMULATED_ERRORS). */
+  simulateError?: SimulatedError;
 }
 
 export interface LaunchStore {
@@ -36,6 +57,34 @@ export interface LaunchStore {
   purgeExpired(now?: number): Promise<number>;
   purgeSandbox(sandboxKey: number): Promise<void>;
 }
+
+/**
+ * Keys a launch parameter may not use (architecture §5): they would shadow token-response or
+ * introspection fields. The registration service refuses them; the auth server never copies them
+ * from a context into a token response.
+ */
+export const RESERVED_CONTEXT_KEYS: ReadonlySet<string> = new Set([
+  'access_token',
+  'token_type',
+  'expires_in',
+  'scope',
+  'refresh_token',
+  'id_token',
+  'state',
+  'active',
+  'sub',
+  'iss',
+  'aud',
+  'exp',
+  'iat',
+  'nbf',
+  'jti',
+  'client_id',
+  'fhirUser',
+  'authorization_details',
+  'cnf',
+  'launch_id',
+]);
 
 /** 32 random bytes (256 bits), base64url: unguessable and safe in URLs and form bodies. */
 export function newLaunchId(): string {

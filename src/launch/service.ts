@@ -40,6 +40,8 @@ export interface LaunchResponse {
   username: string;
   expires_at: string;
   launch_url?: string;
+  /** smart-sandbox extension, only when the launch simulates an error. */
+  simulate_error?: string;
 }
 
 interface Deps {
@@ -116,6 +118,7 @@ export class LaunchService {
       createdAt: now,
       createdBy: who.createdBy,
       expiresAt: now + lifetime * 1000,
+      simulateError: req.simulateError,
     };
     await this.deps.launches.insert(stored);
     this.deps.audit.record({
@@ -179,6 +182,7 @@ export class LaunchService {
       username: l.username ?? 'none',
       expires_at: new Date(l.expiresAt).toISOString(),
     };
+    if (l.simulateError) out.simulate_error = l.simulateError;
     if (launchUri) out.launch_url = launchUrl(launchUri, sandboxUrls(this.deps.publicUrl, sandbox.id).iss, launchId);
     return out;
   }

@@ -4,32 +4,12 @@
  * type (no HSPC string-ification), and refuses keys that would shadow token or introspection fields.
  */
 import { badRequest } from '../errors/errors.js';
+import { RESERVED_CONTEXT_KEYS, SIMULATED_ERRORS, type SimulatedError } from './model.js';
 
-/** Keys a launch parameter may not use: they would shadow token-response or introspection fields. */
-export const RESERVED_PARAMETER_KEYS = new Set([
-  'access_token',
-  'token_type',
-  'expires_in',
-  'scope',
-  'refresh_token',
-  'id_token',
-  'state',
-  'active',
-  'sub',
-  'iss',
-  'aud',
-  'exp',
-  'iat',
-  'nbf',
-  'jti',
-  'client_id',
-  'fhirUser',
-  'authorization_details',
-  'cnf',
-  'launch_id',
-]);
+/** Keys a launch parameter may not use (the shared list of the launch model). */
+export const RESERVED_PARAMETER_KEYS = RESERVED_CONTEXT_KEYS;
 
-const TOP_LEVEL_KEYS = new Set(['client_id', 'parameters', 'username', 'expires_in', 'launchUrl']);
+const TOP_LEVEL_KEYS = new Set(['client_id', 'parameters', 'username', 'expires_in', 'launchUrl', 'simulate_error']);
 
 export interface RegistrationRequest {
   clientId?: string;
@@ -37,6 +17,8 @@ export interface RegistrationRequest {
   launchUrl?: string;
   username?: string;
   expiresIn?: number;
+  /** smart-sandbox extension: make this launch fail in a chosen way (SIMULATED_ERRORS). */
+  simulateError?: SimulatedError;
   parameters: Record<string, unknown>;
 }
 
@@ -119,6 +101,11 @@ export function parseRegistration(body: unknown): RegistrationRequest {
     }
   }
 
+  const simulate = body.simulate_error;
+  if (simulate !== undefined && simulate !== null && !(SIMULATED_ERRORS as readonly unknown[]).includes(simulate))
+    throw badRequest(`simulate_error must be one of ${SIMULATED_ERRORS.join(', ')}`, ['simulate_error']);
+  const simulateError = (simulate ?? undefined) as SimulatedError | undefined;
+
   if (username !== undefined && clientId === undefined) throw badRequest('username needs client_id: a single sign-on launch is bound to one app', ['username']);
-  return { clientId, launchUrl, username, expiresIn, parameters };
+  return { clientId, launchUrl, username, expiresIn, simulateError, parameters };
 }

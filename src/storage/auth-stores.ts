@@ -18,6 +18,11 @@ export interface SmartContextStore {
 /** Per-sandbox secrets: signing JWKS, cookie keys, the registration initial access token. */
 export interface AuthKeyStore {
   get(sandboxKey: number, name: string): Promise<string | undefined>;
+  /**
+   * A version stamp of the value (when it was last set; strictly increasing per `set`), or undefined
+   * when absent: one cheap read tells a node whether keys changed (`keys rotate` by the CLI or another node).
+   */
+  stamp(sandboxKey: number, name: string): Promise<number | undefined>;
   /** The stored value, creating it with `make()` when absent (the first writer wins across nodes). */
   getOrCreate(sandboxKey: number, name: string, make: () => string): Promise<string>;
   set(sandboxKey: number, name: string, value: string): Promise<void>;
@@ -54,6 +59,8 @@ export interface OidcPayloadStore {
   /** Atomically marks the artifact consumed; false when it already was (exactly one caller wins). */
   consume(tenant: number, model: string, id: string, now: number): Promise<boolean>;
   grantOf(tenant: number, model: string, id: string): Promise<string | undefined>;
+  /** The client a live, unconsumed artifact (e.g. a refresh token) was issued to (public-client refresh). */
+  clientOf(tenant: number, model: string, id: string, now?: number): Promise<string | undefined>;
   destroy(tenant: number, model: string, id: string): Promise<void>;
   revokeGrant(tenant: number, grantId: string): Promise<void>;
   /** The FHIR verifier's lookups: an access token by its opaque value, and whether a session lives. */

@@ -3,6 +3,7 @@
  * picks SQLite (`--data-dir`) or PostgreSQL (`--database-url`); both run their versioned migrations
  * on open, under a lock, so several processes may start at once.
  */
+import type { BulkJobStore } from '../bulk/store.js';
 import type { ClientStore, PersonaStore } from '../auth/types.js';
 import type { ScenarioStore } from '../console/scenarios.js';
 import type { FhirDirectory } from '../fhir/directory.js';
@@ -23,6 +24,8 @@ export interface StorageBackend {
   contexts: SmartContextStore;
   keys: AuthKeyStore;
   clients: ClientStore;
+  /** Bulk Data export jobs (the output files are on the local disk, under the data directory). */
+  bulkJobs: BulkJobStore;
   /** Personas check that their FHIR resource exists, through the FHIR capability. */
   personas(fhir: FhirDirectory): PersonaStore;
   /** Resolves when the database answers (health checks). */

@@ -12,7 +12,7 @@ describe('authorize', () => {
   });
   after(() => h.close());
 
-  test('A1 GET authorize: login, patient picker, consent, code back with state', async () => {
+  test('A1 A6 A8 GET authorize: login, patient picker, consent, URL-safe code back with state', async () => {
     const r = await authorize(h, { clientId: 'app', scope: 'launch/patient patient/*.rs', login: DOC, patient: 'BILIBABY' });
     assert.equal(r.url.searchParams.get('state'), r.state);
     const code = r.url.searchParams.get('code') as string;
@@ -47,7 +47,7 @@ describe('authorize', () => {
     assert.match(await res.text(), /redirect_uri/);
   });
 
-  test('A3 aud mismatch or missing: error redirect with state, no code', async () => {
+  test('A3 A6 aud mismatch or missing: error redirect with state, no code', async () => {
     for (const aud of ['https://inferno.healthit.gov/invalid_aud', `${h.urls.iss}/`, undefined]) {
       const { challenge } = pkcePair();
       const url = authorizeUrl(h, { client_id: 'app', redirect_uri: REDIRECT, scope: 'patient/*.rs', state: 'abc', code_challenge: challenge, code_challenge_method: 'S256' });

@@ -78,7 +78,7 @@ describe('token', () => {
     assert.equal(bad.body.error, 'invalid_client');
   });
 
-  test('T4 bad code, reused code, wrong client, bad verifiers, bad grant_type', async () => {
+  test('T4 A8 bad code, reused code (single use, replay revokes), wrong client, bad verifiers, bad grant_type', async () => {
     const bad = await exchange(h, 'BAD_CODE', 'x'.repeat(43), { client_id: 'app' });
     assert.equal(bad.status, 400);
     assert.equal(bad.body.error, 'invalid_grant');

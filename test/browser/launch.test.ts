@@ -18,9 +18,10 @@ describe('launches in Chromium', { skip }, () => {
   let browser: Browser;
   let base: string;
   let doc: { username: string; password: string };
+  const printed: string[] = [];
 
   before(async () => {
-    server = await startServer(resolveConfig({ dataDir: tmp.dir, port: 0, logLevel: 'silent' }), () => {});
+    server = await startServer(resolveConfig({ dataDir: tmp.dir, port: 0, logLevel: 'silent' }), (line) => printed.push(line));
     base = server.config.publicUrl;
     const demo = (await server.services.tenants.get('demo'))!;
     const p = (await server.services.auth.personas.list(demo.key)).find((x) => x.resource.startsWith('Practitioner/'))!;
@@ -108,6 +109,22 @@ describe('launches in Chromium', { skip }, () => {
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="bili-point"]').length > 0);
     assert.ok((await page.getByTestId('bili-point').count()) >= 8);
     assert.equal(await page.getByTestId('patient-banner').isVisible(), true, 'a standalone launch shows the app banner');
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test('the link serve prints opens the console ready to launch: one click shows the chart in the EHR frame', async () => {
+    const line = printed.find((l) => l.startsWith('launch the bilirubin chart for BILIBABY: '));
+    assert.ok(line, `serve prints the launch link: ${printed.join(' | ')}`);
+    const { page, problems } = await newPage();
+    await page.goto(line.slice(line.indexOf('http')));
+    await page.getByRole('button', { name: 'Launch in the EHR frame' }).click();
+    const frame = page.frameLocator('iframe');
+    await frame.getByTestId('bili-point').first().waitFor();
+    const demo = (await server.services.tenants.get('demo'))!;
+    const stored = (await server.services.fhir.search(demo.key, 'Observation', new URLSearchParams({ patient: 'BILIBABY', code: '58941-6', _count: '50' }))).length;
+    assert.ok(stored >= 8);
+    assert.equal(await frame.getByTestId('bili-point').count(), stored, 'one point per stored bilirubin observation');
     assert.deepEqual(problems, []);
     await page.close();
   });

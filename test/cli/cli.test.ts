@@ -129,4 +129,41 @@ describe('smart-sandbox CLI', () => {
       dir.remove();
     }
   });
+
+  test('keys rotate while the server runs: the new key signs at once, the previous stays published', async () => {
+    const dir = tempDir('ss-cli-keys-');
+    const server = await startServe(dir.dir);
+    try {
+      const jwks = async () => (await (await fetch(`${server.url}/demo/auth/jwks`)).json()).keys.map((k: { kid: string }) => k.kid);
+      const before = await jwks();
+      assert.equal(runCli(dir.dir, ['keys', 'rotate', 'demo']).status, 0);
+      const after = await jwks();
+      assert.equal(after.length, 2);
+      assert.notEqual(after[0], before[0], 'a new signing key first');
+      assert.equal(after[1], before[0], 'the previous key is still published');
+    } finally {
+      await server.stop();
+      dir.remove();
+    }
+  });
+
+  test('the demo app registration follows the public URL across restarts', async () => {
+    const dir = tempDir('ss-cli-url-');
+    try {
+      const first = await startServe(dir.dir);
+      await first.stop();
+      const second = await startServe(dir.dir);
+      try {
+        const clients = cliJson(dir.dir, ['client', 'list', 'demo']);
+        const bili = clients.find((c: { clientId: string }) => c.clientId === 'bilirubin_chart');
+        assert.equal(bili.launchUri, `${second.url}/apps/bilirubin-chart/launch.html`);
+        assert.deepEqual(bili.redirectUris, [`${second.url}/apps/bilirubin-chart/index.html`]);
+        assert.notEqual(first.port, second.port);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      dir.remove();
+    }
+  });
 });

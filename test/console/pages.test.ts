@@ -152,6 +152,16 @@ describe('console pages', () => {
     assert.deepEqual(launch!.parameters, { patient: 'BILIBABY', need_patient_banner: true });
   });
 
+  test('a launch from the form can simulate an error (offered in the form, stored on the launch)', async () => {
+    const page = await get('/console/s/demo/launch');
+    assert.match(page.body, /<select id="ln-sim" name="simulate_error"/);
+    assert.match(page.body, /<option value="request_invalid_token">/);
+    const res = await post('/console/s/demo/launch', { client_id: 'bilirubin_chart', patient: 'BILIBABY', simulate_error: 'auth_access_denied', mode: 'tab' });
+    assert.equal(res.statusCode, 303, res.body);
+    const launchId = new URL(String(res.headers.location)).searchParams.get('launch')!;
+    assert.equal((await h.services.launches.find((await h.services.tenants.get('demo'))!.key, launchId))?.simulateError, 'auth_access_denied');
+  });
+
   test('launch inside the simulated EHR frame: banner shown by the frame when need_patient_banner is false', async () => {
     const res = await post('/console/s/demo/launch', {
       client_id: 'bilirubin_chart',

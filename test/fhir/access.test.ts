@@ -62,7 +62,7 @@ describe('access enforcement', () => {
   after(() => h.close());
 
   describe('authentication', () => {
-    test('no token, unknown token, other sandbox token, expired token → 401 invalid_token', async () => {
+    test('F1 no token, unknown token, other sandbox token, expired token → 401 invalid_token', async () => {
       const none = await call(h, { url: 'Patient' });
       assert.equal(none.statusCode, 401);
       assert.match(String(none.headers['www-authenticate']), /error="invalid_token"/);
@@ -79,7 +79,7 @@ describe('access enforcement', () => {
   });
 
   describe('scopes', () => {
-    test('type not granted → 403 insufficient_scope; interaction not granted → 403', async () => {
+    test('F2 type not granted → 403 insufficient_scope; interaction not granted → 403', async () => {
       const obsOnly = h.token('system/Observation.rs');
       const r = await call(h, { url: `Patient/${A}`, token: obsOnly });
       assert.equal(r.statusCode, 403);
@@ -92,7 +92,7 @@ describe('access enforcement', () => {
       assert.equal((await call(h, { url: 'Observation/obs-b', token: v2read })).statusCode, 200);
     });
 
-    test('v1 scopes: read → rs, write → cud', async () => {
+    test('F4 v1 scopes: read → rs, write → cud', async () => {
       const v1 = h.token('patient/*.read', { patient: A });
       assert.equal((await call(h, { url: 'Observation/obs-a', token: v1 })).statusCode, 200);
       assert.equal((await call(h, { url: 'Observation?code=1111-1', token: v1 })).json().total, 1);
@@ -108,7 +108,7 @@ describe('access enforcement', () => {
       assert.equal(r.statusCode, 403);
     });
 
-    test('?category= restriction filters searches and refuses other reads/writes', async () => {
+    test('F3 ?category= restriction filters searches and refuses other reads/writes', async () => {
       const lab = h.token('patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory', { patient: A });
       const s = (await call(h, { url: 'Observation', token: lab })).json();
       const ids = s.entry.map((e: any) => e.resource.id);
@@ -143,7 +143,7 @@ describe('access enforcement', () => {
   });
 
   describe('patient/ confinement: every interaction, escape attempts find nothing', () => {
-    test('read and vread outside the compartment → 404, echoing nothing', async () => {
+    test('F2 read and vread outside the compartment → 404, echoing nothing', async () => {
       for (const url of ['Observation/obs-b', `Patient/${B}`, 'Observation/obs-b/_history/1']) {
         const r = await call(h, { url, token: patRead });
         assert.equal(r.statusCode, 404, url);

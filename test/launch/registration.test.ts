@@ -53,7 +53,7 @@ describe('launch registration service', () => {
     tmp.remove();
   });
 
-  test('accepts the exact HSPC seed payload with an orchestration token', async () => {
+  test('L1 accepts the exact HSPC seed payload with an orchestration token', async () => {
     const r = await registerAs(orchestrator, SEED);
     assert.equal(r.status, 200);
     assert.equal(r.headers.get('access-control-allow-origin'), '*');

@@ -51,6 +51,15 @@ export class PgOidcPayloadStore implements OidcPayloadStore {
     return (await one<{ grant_id: string | null }>(this.pool, 'SELECT grant_id FROM oidc_payload WHERE tenant = ? AND model = ? AND id = ?', [tenant, model, id]))?.grant_id ?? undefined;
   }
 
+  async clientOf(tenant: number, model: string, id: string, now = Date.now()): Promise<string | undefined> {
+    const r = await one<{ client_id: string | null }>(
+      this.pool,
+      'SELECT client_id FROM oidc_payload WHERE tenant = ? AND model = ? AND id = ? AND consumed_at IS NULL AND (expires_at IS NULL OR expires_at > ?)',
+      [tenant, model, id, now],
+    );
+    return r?.client_id ?? undefined;
+  }
+
   async destroy(tenant: number, model: string, id: string): Promise<void> {
     await run(this.pool, 'DELETE FROM oidc_payload WHERE tenant = ? AND model = ? AND id = ?', [tenant, model, id]);
   }
@@ -119,6 +128,10 @@ export class PgAuthKeyStore implements AuthKeyStore {
     return (await one<{ value: string }>(this.pool, 'SELECT value FROM auth_key WHERE tenant = ? AND name = ?', [sandboxKey, name]))?.value;
   }
 
+  async stamp(sandboxKey: number, name: string): Promise<number | undefined> {
+    return (await one<{ created_at: number }>(this.pool, 'SELECT created_at FROM auth_key WHERE tenant = ? AND name = ?', [sandboxKey, name]))?.created_at;
+  }
+
   async getOrCreate(sandboxKey: number, name: string, make: () => string): Promise<string> {
     const found = await this.get(sandboxKey, name);
     if (found !== undefined) return found;
@@ -131,7 +144,7 @@ export class PgAuthKeyStore implements AuthKeyStore {
     await run(
       this.pool,
       `INSERT INTO auth_key (tenant, name, value, created_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (tenant, name) DO UPDATE SET value = excluded.value, created_at = excluded.created_at`,
+       ON CONFLICT (tenant, name) DO UPDATE SET value = excluded.value, created_at = GREATEST(excluded.created_at, auth_key.created_at + 1)`,
       [sandboxKey, name, value, Date.now()],
     );
   }

@@ -3,6 +3,7 @@
  * schema migrated on open under an advisory lock. Several nodes share one database; no node keeps
  * state another needs (ADR 0004).
  */
+import { PgBulkJobStore } from './bulk-store.js';
 import type pg from 'pg';
 import type { StorageBackend } from '../backend.js';
 import { PgAuthKeyStore, PgOidcPayloadStore, PgSmartContextStore } from './auth-stores.js';
@@ -28,6 +29,7 @@ export function postgresBackend(pool: pg.Pool): StorageBackend & { pool: pg.Pool
     oidc: new PgOidcPayloadStore(pool),
     contexts: new PgSmartContextStore(pool),
     keys: new PgAuthKeyStore(pool),
+    bulkJobs: new PgBulkJobStore(pool),
     clients: new PgClientStore(pool),
     personas: (fhir) => new PgPersonaStore(pool, fhir),
     async ping() {

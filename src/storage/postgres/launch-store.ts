@@ -13,6 +13,7 @@ interface Row {
   created_by: string;
   expires_at: number;
   consumed_at: number | null;
+  simulate_error: string | null;
 }
 
 const toLaunch = (r: Row): StoredLaunch => ({
@@ -25,6 +26,7 @@ const toLaunch = (r: Row): StoredLaunch => ({
   createdBy: r.created_by,
   expiresAt: r.expires_at,
   consumedAt: r.consumed_at ?? undefined,
+  simulateError: (r.simulate_error ?? undefined) as StoredLaunch['simulateError'],
 });
 
 export class PgLaunchStore implements LaunchStore {
@@ -33,8 +35,9 @@ export class PgLaunchStore implements LaunchStore {
   async insert(l: StoredLaunch): Promise<void> {
     await run(
       this.pool,
-      `INSERT INTO launch_context (tenant, id_hash, client_id, username, parameters, created_at, created_by, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      [l.sandboxKey, l.idHash, l.clientId ?? null, l.username ?? null, JSON.stringify(l.parameters), l.createdAt, l.createdBy, l.expiresAt],
+      `INSERT INTO launch_context (tenant, id_hash, client_id, username, parameters, created_at, created_by, expires_at, simulate_error)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [l.sandboxKey, l.idHash, l.clientId ?? null, l.username ?? null, JSON.stringify(l.parameters), l.createdAt, l.createdBy, l.expiresAt, l.simulateError ?? null],
     );
   }
 

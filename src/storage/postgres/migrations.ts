@@ -220,4 +220,37 @@ CREATE TABLE console_scenario (
 );
 CREATE INDEX console_scenario_t ON console_scenario (tenant, id);`,
   },
+  {
+    version: 7,
+    name: 'bulk data export jobs',
+    // One active (queued/running) job per client: the partial unique index makes the kick-off's
+    // check-and-insert one statement (INSERT … ON CONFLICT DO NOTHING).
+    sql: `
+CREATE TABLE bulk_job (
+  id TEXT PRIMARY KEY,
+  tenant BIGINT NOT NULL,
+  client_id TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed')),
+  request_url TEXT NOT NULL,
+  request_json TEXT NOT NULL,
+  grant_json TEXT NOT NULL,
+  transaction_time BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  started_at BIGINT,
+  finished_at BIGINT,
+  expires_at BIGINT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  progress TEXT,
+  output_json TEXT,
+  error TEXT
+);
+CREATE UNIQUE INDEX bulk_job_active ON bulk_job (tenant, client_id) WHERE status IN ('queued', 'running');
+CREATE INDEX bulk_job_client ON bulk_job (tenant, client_id, status);
+CREATE INDEX bulk_job_status ON bulk_job (status);`,
+  },
+  {
+    version: 8,
+    name: 'launch simulated errors',
+    sql: 'ALTER TABLE launch_context ADD COLUMN simulate_error TEXT;',
+  },
 ];

@@ -1,4 +1,5 @@
 /** The SQLite backend: every store over one better-sqlite3 connection (the default, `--data-dir`). */
+import { SqliteBulkJobStore } from '../../bulk/store.js';
 import { SqliteScenarioStore } from '../../console/scenarios.js';
 import { SqliteAuditLog } from '../../launch/audit.js';
 import type { StorageBackend } from '../backend.js';
@@ -11,6 +12,11 @@ import { openSqlite, type Sqlite } from './open.js';
 import { SqlitePersonaStore } from './persona-store.js';
 import { SqliteSmartContextStore } from './smart-context-store.js';
 import { SqliteTenantStore } from './tenant-store.js';
+
+/** The SQLite connection of a backend, or undefined on PostgreSQL (SQLite-only upkeep: WAL checkpoints). */
+export function sqliteOf(backend: StorageBackend): Sqlite | undefined {
+  return backend.kind === 'sqlite' ? (backend as StorageBackend & { db: Sqlite }).db : undefined;
+}
 
 export function sqliteBackend(db: Sqlite): StorageBackend & { db: Sqlite } {
   const audit = new SqliteAuditLog(db);
@@ -25,6 +31,7 @@ export function sqliteBackend(db: Sqlite): StorageBackend & { db: Sqlite } {
     oidc: new OidcPayloadTable(db),
     contexts: new SqliteSmartContextStore(db),
     keys: new SqliteAuthKeyStore(db),
+    bulkJobs: new SqliteBulkJobStore(db),
     clients: new SqliteClientStore(db),
     personas: (fhir) => new SqlitePersonaStore(db, fhir),
     async ping() {

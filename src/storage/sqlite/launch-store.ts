@@ -12,6 +12,7 @@ interface Row {
   created_by: string;
   expires_at: number;
   consumed_at: number | null;
+  simulate_error: string | null;
 }
 
 const toLaunch = (r: Row): StoredLaunch => ({
@@ -24,6 +25,7 @@ const toLaunch = (r: Row): StoredLaunch => ({
   createdBy: r.created_by,
   expiresAt: r.expires_at,
   consumedAt: r.consumed_at ?? undefined,
+  simulateError: (r.simulate_error ?? undefined) as StoredLaunch['simulateError'],
 });
 
 export class SqliteLaunchStore implements LaunchStore {
@@ -33,8 +35,8 @@ export class SqliteLaunchStore implements LaunchStore {
   private readonly del;
   constructor(private readonly db: Sqlite) {
     this.ins = db.prepare(
-      `INSERT INTO launch_context (tenant, id_hash, client_id, username, parameters, created_at, created_by, expires_at)
-       VALUES (@tenant, @id_hash, @client_id, @username, @parameters, @created_at, @created_by, @expires_at)`,
+      `INSERT INTO launch_context (tenant, id_hash, client_id, username, parameters, created_at, created_by, expires_at, simulate_error)
+       VALUES (@tenant, @id_hash, @client_id, @username, @parameters, @created_at, @created_by, @expires_at, @simulate_error)`,
     );
     this.sel = db.prepare('SELECT * FROM launch_context WHERE tenant = ? AND id_hash = ? AND expires_at > ?');
     // Conditional update: of two concurrent redemptions exactly one changes a row.
@@ -54,6 +56,7 @@ export class SqliteLaunchStore implements LaunchStore {
       created_at: l.createdAt,
       created_by: l.createdBy,
       expires_at: l.expiresAt,
+      simulate_error: l.simulateError ?? null,
     });
   }
 

@@ -17,6 +17,7 @@ export class OidcPayloadTable implements OidcPayloadStore {
   private readonly insertOnceQ;
   private readonly consumeQ;
   private readonly grantOfQ;
+  private readonly clientQ;
   private readonly destroyQ;
   private readonly revokeGrantQ;
   private readonly tokenQ;
@@ -42,6 +43,7 @@ export class OidcPayloadTable implements OidcPayloadStore {
     this.consumeQ = db.prepare(
       'UPDATE oidc_payload SET consumed_at = @now WHERE tenant = @tenant AND model = @model AND id = @id AND consumed_at IS NULL',
     );
+    this.clientQ = db.prepare(`SELECT client_id FROM oidc_payload WHERE tenant = @tenant AND model = @model AND id = @id AND consumed_at IS NULL AND ${live}`);
     this.grantOfQ = db.prepare('SELECT grant_id FROM oidc_payload WHERE tenant = @tenant AND model = @model AND id = @id');
     this.destroyQ = db.prepare('DELETE FROM oidc_payload WHERE tenant = @tenant AND model = @model AND id = @id');
     this.revokeGrantQ = db.prepare('DELETE FROM oidc_payload WHERE tenant = @tenant AND grant_id = @grant_id');
@@ -71,6 +73,10 @@ export class OidcPayloadTable implements OidcPayloadStore {
 
   async grantOf(tenant: number, model: string, id: string): Promise<string | undefined> {
     return (this.grantOfQ.get({ tenant, model, id }) as { grant_id: string | null } | undefined)?.grant_id ?? undefined;
+  }
+
+  async clientOf(tenant: number, model: string, id: string, now = Date.now()): Promise<string | undefined> {
+    return (this.clientQ.get({ tenant, model, id, now }) as { client_id: string | null } | undefined)?.client_id ?? undefined;
   }
 
   async destroy(tenant: number, model: string, id: string): Promise<void> {

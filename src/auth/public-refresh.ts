@@ -1,0 +1,69 @@
+/**
+ * Refresh requests of public clients that do not name themselves.
+ *
+ * RFC 6749 §6 asks a client to authenticate on refresh only when it is confidential; a public client
+ * has nothing to authenticate with, and the refresh token itself says whose it is. fhirclient (the
+ * reference SMART client library) sends exactly `grant_type=refresh_token&refresh_token=…` for public
+ * apps. oidc-provider insists on a `client_id` in every token request, so for these requests — no
+ * Authorization header, no client_id, no client_assertion, a refresh token issued to a PUBLIC client of
+ * this sandbox — the `client_id` of the token's own client is added. Nothing else changes: the token
+ * is still checked by oidc-provider (binding, rotation, reuse detection), and a confidential client's
+ * token without authentication is still refused.
+ */
+import type { IncomingMessage } from 'node:http';
+
+const LIMIT = 56 * 1024; // oidc-provider's own body limit
+
+/**
+ * Reads a small form body without losing it: the bytes (possibly rewritten) are pushed back onto the
+ * request stream with `unshift`, before the stream ends, so that oidc-provider reads them as usual.
+ */
+async function peekBody(raw: IncomingMessage): Promise<Buffer | undefined> {
+  const length = Number(raw.headers['content-length']);
+  if (!Number.isInteger(length) || length <= 0 || length > LIMIT) return undefined;
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let got = 0;
+    const done = (value: Buffer | undefined) => {
+      raw.off('readable', onReadable);
+      raw.off('end', onEnd);
+      raw.off('error', onEnd);
+      resolve(value);
+    };
+    const onReadable = () => {
+      let chunk: Buffer | null;
+      while (got < length && (chunk = raw.read() as Buffer | null) !== null) {
+        chunks.push(chunk);
+        got += chunk.length;
+      }
+      if (got >= length) done(Buffer.concat(chunks, got));
+    };
+    // A body shorter than its Content-Length: give back what came; oidc-provider reports the mismatch.
+    const onEnd = () => done(undefined);
+    raw.on('readable', onReadable);
+    raw.on('end', onEnd);
+    raw.on('error', onEnd);
+  });
+}
+
+export async function namePublicRefreshClient(
+  raw: IncomingMessage,
+  publicClientOf: (refreshToken: string) => Promise<string | undefined>,
+): Promise<void> {
+  if (raw.headers.authorization !== undefined) return;
+  if (!String(raw.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) return;
+  const body = await peekBody(raw);
+  if (!body) return;
+  const form = new URLSearchParams(body.toString('utf8'));
+  const token = form.get('refresh_token');
+  const clientId =
+    form.get('grant_type') === 'refresh_token' && !form.has('client_id') && !form.has('client_assertion') && token ? await publicClientOf(token) : undefined;
+  if (!clientId) {
+    raw.unshift(body);
+    return;
+  }
+  form.set('client_id', clientId);
+  const rewritten = Buffer.from(form.toString(), 'utf8');
+  raw.headers['content-length'] = String(rewritten.length);
+  raw.unshift(rewritten);
+}
