@@ -15,8 +15,11 @@ import type { IncomingMessage } from 'node:http';
 const LIMIT = 56 * 1024; // oidc-provider's own body limit
 
 /**
- * Reads a small form body without losing it: the bytes (possibly rewritten) are pushed back onto the
- * request stream with `unshift`, before the stream ends, so that oidc-provider reads them as usual.
+ * Reads a small form body without losing it: the bytes are pushed back onto the request stream with
+ * `unshift` in the same tick as the last read, before the stream can end ('end' is only emitted while
+ * nothing is buffered), so that oidc-provider reads them as usual. The body may have arrived in full
+ * before the peek (e.g. after an awaited database round trip): then the read that empties the buffer
+ * schedules 'end', and a later unshift would come too late.
  */
 async function peekBody(raw: IncomingMessage): Promise<Buffer | undefined> {
   const length = Number(raw.headers['content-length']);
@@ -36,7 +39,11 @@ async function peekBody(raw: IncomingMessage): Promise<Buffer | undefined> {
         chunks.push(chunk);
         got += chunk.length;
       }
-      if (got >= length) done(Buffer.concat(chunks, got));
+      if (got >= length) {
+        const body = Buffer.concat(chunks, got);
+        done(body);
+        raw.unshift(body);
+      }
     };
     // A body shorter than its Content-Length: give back what came; oidc-provider reports the mismatch.
     const onEnd = () => done(undefined);
@@ -58,12 +65,11 @@ export async function namePublicRefreshClient(
   const token = form.get('refresh_token');
   const clientId =
     form.get('grant_type') === 'refresh_token' && !form.has('client_id') && !form.has('client_assertion') && token ? await publicClientOf(token) : undefined;
-  if (!clientId) {
-    raw.unshift(body);
-    return;
-  }
+  if (!clientId) return;
   form.set('client_id', clientId);
   const rewritten = Buffer.from(form.toString(), 'utf8');
+  // Take the original bytes back and push the rewritten ones in the same tick (see peekBody).
+  raw.read();
   raw.headers['content-length'] = String(rewritten.length);
   raw.unshift(rewritten);
 }
