@@ -14,6 +14,7 @@ import { createServices, type Services } from '../../src/services.js';
 import type { Sandbox } from '../../src/storage/types.js';
 import { freePort } from '../helpers/server.js';
 import { clientCredentials } from '../helpers/oauth.js';
+import { dropTestDatabaseFor, testDatabaseUrlFor } from '../helpers/postgres.js';
 
 export interface BulkServer {
   dir: string;
@@ -28,11 +29,15 @@ export interface BulkServer {
   close(opts?: { keepData?: boolean }): Promise<void>;
 }
 
-/** Starts a server; `dir` reuses a data dir (restart) instead of creating one with the demo sandbox. */
+/**
+ * Starts a server; `dir` reuses a data dir (restart) instead of creating one with the demo sandbox.
+ * On PostgreSQL runs (SMART_SANDBOX_TEST_BACKEND=postgres) the data dir has its own database.
+ */
 export async function startBulkServer(opts: { dir?: string; runner?: 'worker' | 'inline'; retention?: number } = {}): Promise<BulkServer> {
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ss-bulk-'));
   const port = await freePort();
-  const config = resolveConfig({ port, host: '127.0.0.1', dataDir: dir, logLevel: 'silent', bulkRunner: opts.runner, bulkRetentionSeconds: opts.retention });
+  const databaseUrl = await testDatabaseUrlFor(dir);
+  const config = resolveConfig({ port, host: '127.0.0.1', dataDir: dir, databaseUrl, logLevel: 'silent', bulkRunner: opts.runner, bulkRetentionSeconds: opts.retention });
   const services = await createServices(config);
   const sandbox = (await services.tenants.get('demo')) ?? (await createSandbox(services, 'demo', { name: 'Demo', data: { kind: 'demo' } })).sandbox;
   const app = await buildApp(config, services);
@@ -55,7 +60,10 @@ export async function startBulkServer(opts: { dir?: string; runner?: 'worker' | 
     async close(o = {}) {
       await app.close();
       await services.close();
-      if (!o.keepData) fs.rmSync(dir, { recursive: true, force: true });
+      if (!o.keepData) {
+        await dropTestDatabaseFor(dir);
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }

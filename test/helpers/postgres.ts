@@ -5,6 +5,8 @@
  * SMART_SANDBOX_REQUIRE_ALL_SUITES=1 (set by .ci/run, which also starts PostgreSQL).
  */
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import pg from 'pg';
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -65,4 +67,37 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       }
     },
   };
+}
+
+/**
+ * `SMART_SANDBOX_TEST_BACKEND=postgres`: suites written against a data dir run once more on
+ * PostgreSQL (test/e2e/postgres-feature-suites.test.ts). The database of a data dir is created on
+ * first use and its URL kept in the dir, so that a restart on the same dir finds the same data.
+ */
+export const ON_POSTGRES = process.env.SMART_SANDBOX_TEST_BACKEND === 'postgres';
+const URL_FILE = '.test-database-url';
+
+/** The database URL for `dataDir` on a PostgreSQL run; undefined on SQLite runs. */
+export async function testDatabaseUrlFor(dataDir: string): Promise<string | undefined> {
+  if (!ON_POSTGRES) return undefined;
+  const file = path.join(dataDir, URL_FILE);
+  if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8');
+  const db = await createTestDatabase();
+  fs.writeFileSync(file, db.url);
+  return db.url;
+}
+
+/** Drops the database of `dataDir` (if any); call before removing the dir. */
+export async function dropTestDatabaseFor(dataDir: string): Promise<void> {
+  const file = path.join(dataDir, URL_FILE);
+  if (!fs.existsSync(file)) return;
+  const name = new URL(fs.readFileSync(file, 'utf8')).pathname.slice(1);
+  const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await c.connect();
+  try {
+    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    await c.end();
+  }
+  fs.rmSync(file, { force: true });
 }

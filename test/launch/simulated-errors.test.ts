@@ -9,6 +9,7 @@ import { SIMULATED_ERRORS } from '../../src/launch/model.js';
 import { type RunningServer, startServer } from '../../src/main.js';
 import { ScriptedBrowser } from '../helpers/browser.js';
 import { authorizeUrl, tokenRequest } from '../helpers/oauth.js';
+import { dropTestDatabaseFor, testDatabaseUrlFor } from '../helpers/postgres.js';
 import { runCli, tempDir } from '../helpers/server.js';
 
 describe('simulated errors', () => {
@@ -16,11 +17,14 @@ describe('simulated errors', () => {
   let server: RunningServer;
   let iss: string;
   let issuer: string;
+  let databaseUrl: string | undefined;
   const REDIRECT = 'http://127.0.0.1:9/sim/cb';
   const SCOPE = 'launch patient/*.rs offline_access';
 
   before(async () => {
-    server = await startServer(resolveConfig({ dataDir: tmp.dir, port: 0, logLevel: 'silent' }), () => {});
+    // On PostgreSQL runs (SMART_SANDBOX_TEST_BACKEND=postgres) the data dir has its own database.
+    databaseUrl = await testDatabaseUrlFor(tmp.dir);
+    server = await startServer(resolveConfig({ dataDir: tmp.dir, databaseUrl, port: 0, logLevel: 'silent' }), () => {});
     iss = `${server.config.publicUrl}/demo/data`;
     issuer = `${server.config.publicUrl}/demo/auth`;
     const demo = (await server.services.tenants.get('demo'))!;
@@ -28,6 +32,7 @@ describe('simulated errors', () => {
   });
   after(async () => {
     await server?.close();
+    await dropTestDatabaseFor(tmp.dir);
     tmp.remove();
   });
 
@@ -109,7 +114,7 @@ describe('simulated errors', () => {
   });
 
   test('the CLI registers a launch with --simulate-error', () => {
-    const r = runCli(tmp.dir, ['launch', 'demo', '--client', 'sim-app', '--simulate-error', 'request_invalid_token']);
+    const r = runCli(tmp.dir, ['launch', 'demo', '--client', 'sim-app', '--simulate-error', 'request_invalid_token'], databaseUrl ? { DATABASE_URL: databaseUrl } : {});
     assert.equal(r.status, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).simulate_error, 'request_invalid_token');
   });

@@ -1,0 +1,27 @@
+/**
+ * Features written against SQLite first — Bulk Data $export (test/bulk) and simulated launch errors
+ * (test/launch/simulated-errors) — once more on PostgreSQL: the same compiled suites in a child test
+ * runner with SMART_SANDBOX_TEST_BACKEND=postgres, each data dir on its own fresh database
+ * (test/helpers/postgres.ts testDatabaseUrlFor), export worker threads included.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, test } from 'node:test';
+import { postgresSkip } from '../helpers/postgres.js';
+
+const SUITES = ['bulk/export', 'bulk/negative', 'bulk/backend-group', 'launch/simulated-errors'];
+const testRoot = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+describe('bulk export and simulated errors on PostgreSQL', { skip: await postgresSkip() }, () => {
+  test(`${SUITES.join(', ')} pass on PostgreSQL`, () => {
+    const files = SUITES.map((s) => path.join(testRoot, `${s}.test.js`));
+    const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=dot', ...files], {
+      encoding: 'utf8',
+      env: { ...process.env, SMART_SANDBOX_TEST_BACKEND: 'postgres' },
+      timeout: 300_000,
+    });
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`.slice(-8000));
+  });
+});
