@@ -125,4 +125,17 @@ export function registerAuthCommands(program: Command): void {
         process.stdout.write(`removed persona ${username}\n`);
       }),
   );
+
+  const keys = program.command('keys').description("the sandbox's authorization-server keys");
+  addStorageOptions(
+    keys
+      .command('rotate <sandbox>')
+      .description('new signing and cookie keys; the previous signing key stays published. Every node picks them up on its next request'),
+  ).action((sandboxId: string, opts) =>
+    withServices(opts, async (s) => {
+      const sandbox = await sandboxOf(s, sandboxId);
+      await s.auth.rotateKeys(sandbox);
+      process.stdout.write(`rotated the keys of ${sandboxId}\n`);
+    }),
+  );
 }
