@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { benchAuth } from './auth.js';
 import { benchBulkLoader, benchFhir } from './fhir.js';
 import { cannon, type Result, report, startBare } from './harness.js';
+import { benchPostgres } from './postgres.js';
 import { benchSearch } from './search.js';
 
 async function main(): Promise<void> {
@@ -21,6 +22,7 @@ async function main(): Promise<void> {
   await benchSearch(results, server);
   await server.stop();
   await benchBulkLoader(results);
+  await benchPostgres(results);
 
   const text = report(results, baseline.rate);
   process.stdout.write(`${text}\n`);
