@@ -1,6 +1,6 @@
 /**
  * Issue #7: the FHIR suites (REST, search, bundles, access, validation) and the authorization-server
- * suites (authorize, EHR launch, token, backend services, verifier) once more on PostgreSQL, each
+ * suites (authorize, EHR launch, token, backend services, verifier) and the console suites once more on PostgreSQL, each
  * harness on its own fresh database (SMART_SANDBOX_TEST_BACKEND=postgres, see test/fhir/helpers.ts).
  * The compiled suites run in a child test runner, so they stay one source for both backends.
  */
@@ -15,6 +15,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const SUITES: Record<string, string[]> = {
   fhir: ['access', 'bundle', 'rest', 'search', 'search-more', 'validation'],
   auth: ['authorize', 'backend', 'ehr-launch', 'token', 'verifier-discovery'],
+  console: ['access', 'api', 'pages'],
 };
 
 describe('suites on PostgreSQL', { skip: await postgresSkip() }, () => {
