@@ -81,12 +81,12 @@ export interface Server {
 }
 
 /** `smart-sandbox serve` as a child process; resolves once `readyPath` answers 200. */
-export async function startServer(dataDir: string, args: string[] = [], readyPath = '/healthz'): Promise<Server & { readyMs: number }> {
+export async function startServer(dataDir: string, args: string[] = [], readyPath = '/healthz', env: Record<string, string> = {}): Promise<Server & { readyMs: number }> {
   const port = await freePort();
   const t0 = performance.now();
   const child = spawn(process.execPath, [CLI, 'serve', '--port', String(port), '--data-dir', dataDir, ...args], {
     stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, LOG_LEVEL: 'error' },
+    env: { ...process.env, LOG_LEVEL: 'error', ...env },
   });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${url}${readyPath}`);
@@ -105,9 +105,9 @@ export async function startServer(dataDir: string, args: string[] = [], readyPat
 }
 
 /** Runs the CLI synchronously against a data dir and returns stdout. */
-export async function cli(dataDir: string, args: string[]): Promise<string> {
+export async function cli(dataDir: string, args: string[], env: Record<string, string> = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args, '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args, '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));

@@ -7,6 +7,7 @@ import { benchAuth } from './auth.js';
 import { benchBulk } from './bulk.js';
 import { benchBulkLoader, benchFhir } from './fhir.js';
 import { cannon, type Result, report, startBare } from './harness.js';
+import { benchPostgres } from './postgres.js';
 import { benchSearch } from './search.js';
 
 async function main(): Promise<void> {
@@ -22,6 +23,7 @@ async function main(): Promise<void> {
   await benchSearch(results, server);
   await server.stop();
   await benchBulkLoader(results);
+  await benchPostgres(results);
   await benchBulk(results);
 
   const text = report(results, baseline.rate);

@@ -17,7 +17,7 @@ async function getJson<T>(url: string): Promise<T> {
 }
 
 /** The first demo patient (by id) with at least `n` observations. */
-async function patientWithObservations(base: string, n: number): Promise<string> {
+export async function patientWithObservations(base: string, n: number): Promise<string> {
   const patients = await getJson<SearchBundle>(`${base}/Patient?_count=200&_sort=_id&_elements=id`);
   for (const e of patients.entry ?? []) {
     const c = await getJson<SearchBundle>(`${base}/Observation?patient=${encodeURIComponent(e.resource.id)}&_summary=count`);

@@ -27,6 +27,11 @@ export async function buildApp(config: Config, services: Services): Promise<Fast
   installErrorHandlers(app);
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+  // Readiness for load balancers: the database answers (503 OperationOutcome while it is away).
+  app.get('/readyz', async () => {
+    await services.backend.ping();
+    return { status: 'ok' };
+  });
 
   const serveApi = config.role === 'all' || config.role === 'api';
   const serveAuth = config.role === 'all' || config.role === 'auth';

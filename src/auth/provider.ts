@@ -12,6 +12,7 @@ import type { FhirDirectory } from '../fhir/directory.js';
 import type { AuditLog } from '../launch/audit.js';
 import { hashLaunchId, LAUNCH_ID, type LaunchStore, type StoredLaunch } from '../launch/model.js';
 import type { AuthKeyStore, OidcPayloadStore, SmartContextStore } from '../storage/auth-stores.js';
+import { DatabaseUnavailable } from '../storage/backend.js';
 import { oidcAdapter } from './adapter.js';
 import type { Sandbox } from '../storage/types.js';
 import { GRANTED_SCOPE_KEY, LAUNCH_HASH_KEY, SIMULATE_KEY, tokenResponseContext } from './context.js';
@@ -372,8 +373,21 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps, keys: Pr
 
   // SMART 2.2 §"Response" of the token endpoint: launch context at top level (also on refresh),
   // the OIDC scopes in `scope`, and Pragma: no-cache next to Cache-Control: no-store.
+  // The database away (DatabaseUnavailable) is retryable, not a server fault: RFC 6749 §4.1.2.1
+  // `temporarily_unavailable` with 503, instead of oidc-provider's generic server_error.
+  const dbDown = new WeakSet<object>();
+  provider.on('server_error', (ctx: object, err: unknown) => {
+    if (err instanceof DatabaseUnavailable) dbDown.add(ctx);
+  });
   provider.use(async (ctx, next) => {
     await next();
+    if (dbDown.has(ctx)) {
+      ctx.status = 503;
+      ctx.set('retry-after', '2');
+      ctx.type = 'application/json';
+      ctx.body = { error: 'temporarily_unavailable', error_description: 'the database is temporarily unavailable; retry shortly' };
+      return;
+    }
     const route = ctx.oidc?.route;
     if (route === 'token') {
       ctx.set('pragma', 'no-cache');

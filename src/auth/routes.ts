@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest, notFound } from '../errors/errors.js';
 import { sendOutcome } from '../http/errors.js';
+import { DatabaseUnavailable } from '../storage/backend.js';
 import type { Sandbox, TenantStore } from '../storage/types.js';
 import { handleInteraction } from './interactions.js';
 import { namePublicRefreshClient } from './public-refresh.js';
@@ -57,9 +58,21 @@ export async function registerAuthRoutes(app: FastifyInstance, r: AuthRouteDeps)
   };
 
   const dispatch = async (request: FastifyRequest, reply: FastifyReply) => {
-    const sandbox = await sandboxOf(request, reply);
-    if (!sandbox) return reply;
-    const sp = await r.providerFor(sandbox);
+    let sandbox: Sandbox | undefined;
+    let sp: Awaited<ReturnType<AuthRouteDeps['providerFor']>>;
+    try {
+      sandbox = await sandboxOf(request, reply);
+      if (!sandbox) return reply;
+      sp = await r.providerFor(sandbox);
+    } catch (e) {
+      // The database away: OAuth clients get RFC 6749 `temporarily_unavailable`, not an OperationOutcome.
+      if (!(e instanceof DatabaseUnavailable)) throw e;
+      return reply
+        .code(503)
+        .header('retry-after', '2')
+        .header('cache-control', 'no-store')
+        .send({ error: 'temporarily_unavailable', error_description: 'the database is temporarily unavailable; retry shortly' });
+    }
     const raw = request.raw as IncomingMessage & { baseUrl?: string };
     const url = raw.url ?? '/';
     if (!url.startsWith(sp.mountPath)) return sendOutcome(reply, notFound('no such authorization server endpoint'));

@@ -13,6 +13,8 @@ import { installBodyParsers } from '../../src/http/body.js';
 import { installErrorHandlers } from '../../src/http/errors.js';
 import { createSandbox } from '../../src/sandbox/lifecycle.js';
 import { createServices, type Services } from '../../src/services.js';
+import { TEST_BACKEND } from '../fhir/helpers.js';
+import { createTestDatabase } from '../helpers/postgres.js';
 
 export const TOKEN = 'test-admin-token-0123456789abcdef';
 export const HOST = '127.0.0.1:8080';
@@ -43,7 +45,9 @@ export function cookiesOf(res: LightMyRequestResponse): Record<string, string> {
 
 export async function startConsole(opts: { demo?: boolean } = {}): Promise<Harness> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ss-'));
-  const config = resolveConfig({ dataDir: dir, demo: false, port: 8080, publicUrl: ORIGIN, logLevel: 'silent' });
+  // SMART_SANDBOX_TEST_BACKEND=postgres: a fresh PostgreSQL database (test/postgres/suites.test.ts).
+  const pgDb = TEST_BACKEND === 'postgres' ? await createTestDatabase() : undefined;
+  const config = resolveConfig({ dataDir: dir, databaseUrl: pgDb?.url, demo: false, port: 8080, publicUrl: ORIGIN, logLevel: 'silent' });
   const services = await createServices(config);
   if (opts.demo !== false) (await createSandbox(services, 'demo', { data: { kind: 'demo' } }));
   const app = Fastify({ logger: false });
@@ -79,6 +83,7 @@ export async function startConsole(opts: { demo?: boolean } = {}): Promise<Harne
     async close() {
       await app.close();
       await services.close();
+      await pgDb?.drop();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -202,7 +202,8 @@ describe('console pages', () => {
     const saved = await post('/console/s/demo/launch', { client_id: 'bilirubin_chart', username: 'practitioner', patient: 'BILIBABY', mode: 'save', name: 'Bili in EHR' });
     assert.equal(saved.statusCode, 200, saved.body);
     assert.match(saved.body, /Scenario <strong>Bili in EHR<\/strong> saved/);
-    const sc = (h.services.backend as unknown as { db: import('better-sqlite3').Database }).db.prepare('SELECT id FROM console_scenario WHERE name = ?').get('Bili in EHR') as { id: number };
+    const demo = (await h.services.tenants.get('demo'))!;
+    const sc = (await h.services.scenarios.list(demo.key)).find((x) => x.name === 'Bili in EHR')!;
     const page = await get('/console/s/demo/launch');
     assert.match(page.body, new RegExp(`action="/console/s/demo/scenarios/${sc.id}/launch"`));
     assert.match(page.body, /never/);

@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { ScriptedBrowser } from '../helpers/browser.js';
 import { authorizeUrl, tokenRequest } from '../helpers/oauth.js';
 import { createTestDatabase, postgresSkip, type TestDatabase } from '../helpers/postgres.js';
-import { cliJson, freePort, type ServerProcess, startServe, tempDir } from '../helpers/server.js';
+import { cliJson, freePort, runCli, type ServerProcess, startServe, tempDir } from '../helpers/server.js';
 
 /** FHIR bases (`/{sandbox}/data…`) round-robin over `apis`; everything else to `auth`. */
 function proxy(port: number, apis: number[], auth: number): http.Server {
@@ -137,5 +137,16 @@ describe('multi-node on PostgreSQL: two API nodes and one auth node behind one p
     const replay = await tokenRequest(issuer, { grant_type: 'refresh_token', refresh_token: t.body.refresh_token, client_id: 'bilirubin_chart' });
     assert.equal(replay.status, 400);
     assert.equal(replay.body.error, 'invalid_grant');
+  });
+
+  test('keys rotated by the CLI on another machine are served by the running auth node at once', async () => {
+    const jwks = async () => ((await (await fetch(`${publicUrl}/demo/auth/jwks`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+    const before = await jwks();
+    const r = runCli(tmp.dir, ['keys', 'rotate', 'demo'], env);
+    assert.equal(r.status, 0, r.stderr);
+    const after = await jwks();
+    assert.equal(after.length, 2);
+    assert.equal(after[1], before[0], 'the previous signing key stays published');
+    assert.notEqual(after[0], before[0]);
   });
 });

@@ -22,11 +22,11 @@ import { createTestDatabase } from '../helpers/postgres.js';
 
 /**
  * `SMART_SANDBOX_TEST_BACKEND=postgres` runs the FHIR suites on a fresh PostgreSQL database per
- * harness (test/fhir/postgres-suites.test.ts does so in `npm test`); SQLite in a temp dir otherwise.
+ * harness (test/postgres/suites.test.ts does so in `npm test`); SQLite in a temp dir otherwise.
  */
 export const TEST_BACKEND = process.env.SMART_SANDBOX_TEST_BACKEND === 'postgres' ? 'postgres' : 'sqlite';
 
-async function openTestBackend(dir: string): Promise<{ backend: StorageBackend; drop: () => Promise<void> }> {
+export async function openTestBackend(dir: string): Promise<{ backend: StorageBackend; drop: () => Promise<void> }> {
   if (TEST_BACKEND === 'postgres') {
     const db = await createTestDatabase();
     return { backend: await openPostgresBackend(db.url), drop: () => db.drop() };

@@ -100,6 +100,12 @@ export async function transaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Pr
     throw new DatabaseUnavailable(e);
   }
   let broken = false;
+  // A checked-out client whose connection drops emits 'error' besides rejecting the query; without
+  // a listener that would crash the process (the query's rejection is what we handle).
+  const onError = () => {
+    broken = true;
+  };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const out = await fn(client);
@@ -110,6 +116,7 @@ export async function transaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Pr
     if (!broken) await client.query('ROLLBACK').catch(() => undefined);
     throw wrapError(e);
   } finally {
+    client.off('error', onError);
     // A client whose connection failed is discarded, not returned to the pool.
     client.release(broken ? true : undefined);
   }

@@ -15,22 +15,21 @@ import { sandboxUrls } from '../../../src/config/urls.js';
 import { installBodyParsers } from '../../../src/http/body.js';
 import { installErrorHandlers } from '../../../src/http/errors.js';
 import { hashLaunchId, newLaunchId, type StoredLaunch } from '../../../src/launch/model.js';
-import { SqliteLaunchStore } from '../../../src/storage/sqlite/launch-store.js';
-import { openSqlite, type Sqlite } from '../../../src/storage/sqlite/open.js';
-import { SqliteTenantStore } from '../../../src/storage/sqlite/tenant-store.js';
-import type { Sandbox } from '../../../src/storage/types.js';
+import type { LaunchStore } from '../../../src/launch/model.js';
+import type { StorageBackend } from '../../../src/storage/backend.js';
+import type { Sandbox, TenantStore } from '../../../src/storage/types.js';
+import { openTestBackend } from '../../fhir/helpers.js';
 import { FhirService } from '../../../src/fhir/service.js';
-import { sqliteBackend } from '../../../src/storage/sqlite/backend.js';
 import { demoResources } from './demo-resources.js';
 
 export interface Harness {
   dir: string;
-  db: Sqlite;
+  backend: StorageBackend;
   config: Config;
   app: FastifyInstance;
   auth: AuthService;
-  tenants: SqliteTenantStore;
-  launches: SqliteLaunchStore;
+  tenants: TenantStore;
+  launches: LaunchStore;
   fhir: FhirService;
   sandbox: Sandbox;
   urls: ReturnType<typeof sandboxUrls>;
@@ -55,10 +54,10 @@ export async function startHarness(): Promise<Harness> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ss-'));
   const port = await freePort();
   const config = resolveConfig({ port, host: '127.0.0.1', dataDir: dir, logLevel: 'silent' });
-  const db = openSqlite(dir);
-  const tenants = new SqliteTenantStore(db);
-  const launches = new SqliteLaunchStore(db);
-  const backend = sqliteBackend(db);
+  // SMART_SANDBOX_TEST_BACKEND=postgres: a fresh PostgreSQL database (test/postgres/suites.test.ts).
+  const { backend, drop } = await openTestBackend(dir);
+  const tenants = backend.tenants;
+  const launches = backend.launches;
   const fhir = new FhirService({ store: backend.resources, config });
   const auth = await createAuthService({ config, backend, tenants, launches, fhir });
   const app = Fastify({ logger: false });
@@ -75,7 +74,7 @@ export async function startHarness(): Promise<Harness> {
   const sandbox = await newSandbox('demo');
   return {
     dir,
-    db,
+    backend,
     config,
     app,
     auth,
@@ -102,7 +101,8 @@ export async function startHarness(): Promise<Harness> {
     async close() {
       await app.close();
       await auth.close();
-      db.close();
+      await backend.close();
+      await drop();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
