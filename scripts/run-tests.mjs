@@ -16,7 +16,9 @@ const walk = (d) => {
 };
 if (fs.existsSync(root)) walk(root);
 const filters = process.argv.slice(2);
-const chosen = files.filter((f) => filters.length === 0 || filters.some((x) => f.includes(x))).sort();
+// Only compiled tests whose source still exists: a renamed or deleted test leaves its old .js in dist.
+const hasSource = (f) => fs.existsSync(f.replace(/^dist[\\/]/, '').replace(/\.js$/, '.ts'));
+const chosen = files.filter((f) => hasSource(f) && (filters.length === 0 || filters.some((x) => f.includes(x)))).sort();
 if (chosen.length === 0) {
   console.error('no test files found under dist/test (did the build run?)');
   process.exit(1);
