@@ -104,6 +104,8 @@ export function registerImport(program: Command): void {
         const n = file.endsWith('.ndjson') ? await importNdjson(s, sandbox, file) : await importJson(s, sandbox, file);
         process.stdout.write(`${file}: imported ${n} resources into ${id}\n`);
       }
+      // Fresh planner statistics for the searches that follow a load (see loadData).
+      await s.fhir.store.optimize();
     }),
   );
 }

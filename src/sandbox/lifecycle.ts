@@ -57,6 +57,9 @@ export async function loadData(
     if (batch.length) resources += await services.fhir.bulkLoad(sandbox.key, batch);
     onProgress?.(resources, data.count);
   }
+  // Fresh planner statistics after a load: without them PostgreSQL plans patient searches as scans
+  // (measured: 26 ms before ANALYZE, 1.2 ms after, for a 20-hit search on the demo data).
+  if (resources > 0) await services.fhir.store.optimize();
   return { sandbox, resources, personas };
 }
 
