@@ -6,31 +6,14 @@
  * API nodes, refreshed, and revoked — and the revocation holds on both API nodes at once.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
+import type http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { ScriptedBrowser } from '../helpers/browser.js';
 import { authorizeUrl, tokenRequest } from '../helpers/oauth.js';
 import { createTestDatabase, postgresSkip, type TestDatabase } from '../helpers/postgres.js';
 import { cliJson, freePort, runCli, type ServerProcess, startServe, tempDir } from '../helpers/server.js';
+import { roleProxy } from '../helpers/proxy.js';
 
-/** FHIR bases (`/{sandbox}/data…`) round-robin over `apis`; everything else to `auth`. */
-function proxy(port: number, apis: number[], auth: number): http.Server {
-  let next = 0;
-  return http
-    .createServer((req, res) => {
-      const target = /^\/[^/]+\/data(\/|$)/.test(req.url ?? '') ? apis[next++ % apis.length] : auth;
-      const up = http.request({ host: '127.0.0.1', port: target, path: req.url, method: req.method, headers: req.headers }, (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      });
-      up.on('error', () => {
-        res.writeHead(502);
-        res.end();
-      });
-      req.pipe(up);
-    })
-    .listen(port, '127.0.0.1');
-}
 
 describe('multi-node on PostgreSQL: two API nodes and one auth node behind one public URL', { skip: await postgresSkip() }, () => {
   const tmp = tempDir('ss-multi-');
@@ -49,7 +32,7 @@ describe('multi-node on PostgreSQL: two API nodes and one auth node behind one p
     // The auth node seeds the demo sandbox; the API nodes start at once, racing on the migrations lock.
     auth = await startServe(tmp.dir, ['--role', 'auth', '--public-url', publicUrl], env);
     apis.push(...(await Promise.all([0, 1].map(() => startServe(tmp.dir, ['--role', 'api', '--public-url', publicUrl], env)))));
-    front = proxy(
+    front = roleProxy(
       port,
       apis.map((a) => a.port),
       auth.port,

@@ -4,29 +4,13 @@
  * public URL; a launch registered on the API process is completed through the auth process at once.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
+import type http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { ScriptedBrowser } from '../helpers/browser.js';
 import { authorizeUrl, tokenRequest } from '../helpers/oauth.js';
 import { cliJson, freePort, runCli, type ServerProcess, startServe, tempDir } from '../helpers/server.js';
+import { roleProxy } from '../helpers/proxy.js';
 
-/** A tiny reverse proxy giving both processes one origin: FHIR bases to the API, the rest to auth. */
-function proxy(port: number, api: number, auth: number): http.Server {
-  return http
-    .createServer((req, res) => {
-      const target = /^\/[^/]+\/data(\/|$)/.test(req.url ?? '') ? api : auth;
-      const up = http.request({ host: '127.0.0.1', port: target, path: req.url, method: req.method, headers: req.headers }, (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      });
-      up.on('error', () => {
-        res.writeHead(502);
-        res.end();
-      });
-      req.pipe(up);
-    })
-    .listen(port, '127.0.0.1');
-}
 
 describe('two processes, one store: --role api and --role auth', () => {
   const tmp = tempDir('ss-roles-');
@@ -41,7 +25,7 @@ describe('two processes, one store: --role api and --role auth', () => {
     // The auth role seeds the demo sandbox on first start; the API role never seeds.
     auth = await startServe(tmp.dir, ['--role', 'auth', '--public-url', publicUrl]);
     api = await startServe(tmp.dir, ['--role', 'api', '--public-url', publicUrl]);
-    front = proxy(port, api.port, auth.port);
+    front = roleProxy(port, [api.port], auth.port);
   });
 
   after(async () => {

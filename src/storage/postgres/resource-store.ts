@@ -9,16 +9,7 @@ import type pg from 'pg';
 import type { HistoryEntry, HistoryQuery, IndexRows, ResourceStore, StoredResource, WriteOp, WriteRecord } from '../../fhir/store.js';
 import { VersionConflict } from '../../fhir/store.js';
 import { one, query, run, toPg, transaction, wrapError } from './pool.js';
-
-interface ResourceRow {
-  rid: number;
-  rtype: string;
-  id: string;
-  version: number;
-  last_updated: number;
-  deleted: number;
-  content: string | null;
-}
+import type { ResourceRow } from '../rows.js';
 
 const toStored = (r: ResourceRow): StoredResource => ({
   rid: r.rid,

@@ -4,26 +4,7 @@ import { TenantError } from '../sqlite/tenant-store.js';
 import type { Sandbox, SandboxChanges, TenantStore } from '../types.js';
 import { sandboxIdProblem } from '../types.js';
 import { one, query, run } from './pool.js';
-
-interface Row {
-  key: number;
-  id: string;
-  name: string;
-  open_read: number;
-  open_write: number;
-  open_registration: number;
-  created_at: number;
-}
-
-const toSandbox = (r: Row): Sandbox => ({
-  key: r.key,
-  id: r.id,
-  name: r.name,
-  openRead: r.open_read === 1,
-  openWrite: r.open_write === 1,
-  openRegistration: r.open_registration === 1,
-  createdAt: r.created_at,
-});
+import { type SandboxRow as Row, toSandbox } from '../rows.js';
 
 export class PgTenantStore implements TenantStore {
   constructor(private readonly pool: pg.Pool) {}

@@ -1,32 +1,7 @@
 import type { LaunchStore, StoredLaunch } from '../../launch/model.js';
 import { hashLaunchId } from '../../launch/model.js';
 import type { Sqlite } from './open.js';
-
-interface Row {
-  tenant: number;
-  id_hash: string;
-  client_id: string | null;
-  username: string | null;
-  parameters: string;
-  created_at: number;
-  created_by: string;
-  expires_at: number;
-  consumed_at: number | null;
-  simulate_error: string | null;
-}
-
-const toLaunch = (r: Row): StoredLaunch => ({
-  sandboxKey: r.tenant,
-  idHash: r.id_hash,
-  clientId: r.client_id ?? undefined,
-  username: r.username ?? undefined,
-  parameters: JSON.parse(r.parameters),
-  createdAt: r.created_at,
-  createdBy: r.created_by,
-  expiresAt: r.expires_at,
-  consumedAt: r.consumed_at ?? undefined,
-  simulateError: (r.simulate_error ?? undefined) as StoredLaunch['simulateError'],
-});
+import { type LaunchRow as Row, toLaunch } from '../rows.js';
 
 export class SqliteLaunchStore implements LaunchStore {
   private readonly ins;

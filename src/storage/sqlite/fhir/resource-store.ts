@@ -7,16 +7,7 @@
 import type Database from 'better-sqlite3';
 import { type HistoryEntry, type HistoryQuery, type IndexRows, type ResourceStore, type StoredResource, VersionConflict, type WriteOp, type WriteRecord } from '../../../fhir/store.js';
 import type { Sqlite } from '../open.js';
-
-interface ResourceRow {
-  rid: number;
-  rtype: string;
-  id: string;
-  version: number;
-  last_updated: number;
-  deleted: number;
-  content: string | null;
-}
+import type { ResourceRow } from '../../rows.js';
 
 const toStored = (r: ResourceRow): StoredResource => ({
   rid: r.rid,
