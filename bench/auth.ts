@@ -141,7 +141,7 @@ export async function benchAuth(results: Result[], server: Server, openReadRate:
   const jwksFile = `${dataDir}/bench-jwks.json`;
   (await import('node:fs')).writeFileSync(jwksFile, JSON.stringify({ keys: [jwk] }));
   await cli(dataDir, ['client', 'add', 'demo', 'bench-backend', '--jwks-file', jwksFile, '--grant', 'client_credentials', '--scope', 'system/*.rs']);
-  const needed = 12_000 * Math.max(1, Math.ceil((settings.seconds + settings.warmupSeconds) / 7));
+  const needed = 24_000 * Math.max(1, Math.ceil((settings.seconds + settings.warmupSeconds) / 7));
   const assertions: string[] = [];
   const now = Math.floor(Date.now() / 1000);
   for (let i = 0; i < needed; i++)
