@@ -15,10 +15,14 @@ import { namePublicRefreshClient } from './public-refresh.js';
 import { PAGE_HEADERS, renderErrorPage } from './pages.js';
 import type { AuthDeps, SandboxProvider } from './provider.js';
 import { SMART_STYLE } from './discovery.js';
+import type { TokenVerifier } from '../fhir/access/types.js';
+import { introspectWithBearer } from './introspect-bearer.js';
 
 export interface AuthRouteDeps {
   deps: AuthDeps;
   tenants: TenantStore;
+  /** For introspection authorised by a bearer token (introspect-bearer.ts). */
+  verifier: TokenVerifier;
   providerFor(sandbox: Sandbox): Promise<SandboxProvider & { handler: (req: IncomingMessage, res: ServerResponse) => Promise<void> }>;
 }
 
@@ -86,6 +90,13 @@ export async function registerAuthRoutes(app: FastifyInstance, r: AuthRouteDeps)
       if (query === undefined) return sendOutcome(reply, badRequest('POST /authorize needs an application/x-www-form-urlencoded body of at most 64 KiB'));
       raw.method = 'GET';
       raw.url = `/authorize?${query}`;
+    }
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(String(raw.headers.authorization ?? ''));
+    if (raw.method === 'POST' && raw.url.split('?')[0] === '/introspect' && bearer) {
+      const form = await readAuthorizeForm(raw);
+      if (form === undefined)
+        return reply.code(400).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: 'introspection takes an application/x-www-form-urlencoded body of at most 64 KiB' });
+      return introspectWithBearer(reply, { sandbox, publicUrl: r.deps.config.publicUrl, verifier: r.verifier, bearer: bearer[1], form: new URLSearchParams(form) });
     }
     if (raw.method === 'POST' && raw.url.split('?')[0] === '/token') {
       await namePublicRefreshClient(raw, async (token) => {

@@ -105,7 +105,7 @@ export async function createAuthService(opts: {
     verifier,
     clients,
     personas,
-    registerAuthRoutes: (app) => registerAuthRoutes(app, { deps, tenants, providerFor }),
+    registerAuthRoutes: (app) => registerAuthRoutes(app, { deps, tenants, providerFor, verifier }),
     registerDiscoveryRoutes: (app) => registerDiscoveryRoutes(app, { config, tenants }),
 
     async seedDemo(sandbox, who) {
