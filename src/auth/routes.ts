@@ -17,6 +17,10 @@ import type { AuthDeps, SandboxProvider } from './provider.js';
 import { SMART_STYLE } from './discovery.js';
 import type { TokenVerifier } from '../fhir/access/types.js';
 import { introspectWithBearer } from './introspect-bearer.js';
+import { corsHeaders, preflightHeaders, setCorsHeaders } from '../http/cors.js';
+
+/** Endpoints (below the issuer) that browser apps call cross-origin: token, introspection, revocation. */
+const BROWSER_ENDPOINTS = new Set(['/token', '/introspect', '/revoke']);
 
 export interface AuthRouteDeps {
   deps: AuthDeps;
@@ -62,6 +66,15 @@ export async function registerAuthRoutes(app: FastifyInstance, r: AuthRouteDeps)
   };
 
   const dispatch = async (request: FastifyRequest, reply: FastifyReply) => {
+    // Browser apps call the token, introspection and revocation endpoints with fetch (src/http/cors.ts);
+    // the headers go on the raw response, so they hold whoever answers (oidc-provider skips its own CORS
+    // when they are there). No other endpoint of the authorization server gets them from here.
+    const endpoint = (request.raw.url ?? '').split('?')[0].replace(/^\/[^/]+\/auth/, '');
+    if (BROWSER_ENDPOINTS.has(endpoint)) {
+      const preflight = request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined;
+      setCorsHeaders(reply.raw, preflight ? preflightHeaders(request.headers, 'POST') : corsHeaders(request.headers));
+      if (preflight) return reply.code(204).send();
+    }
     let sandbox: Sandbox | undefined;
     let sp: Awaited<ReturnType<AuthRouteDeps['providerFor']>>;
     try {
