@@ -17,7 +17,7 @@ import type { AuthDeps, SandboxProvider } from './provider.js';
 import { SMART_STYLE } from './discovery.js';
 import type { TokenVerifier } from '../fhir/access/types.js';
 import { introspectWithBearer } from './introspect-bearer.js';
-import { corsHeaders, preflightHeaders, setCorsHeaders } from '../http/cors.js';
+import { corsHeaders, PUBLIC_CORS, PUBLIC_PREFLIGHT, preflightHeaders, setCorsHeaders } from '../http/cors.js';
 
 /** Endpoints (below the issuer) that browser apps call cross-origin: token, introspection, revocation. */
 const BROWSER_ENDPOINTS = new Set(['/token', '/introspect', '/revoke']);
@@ -148,9 +148,9 @@ export async function registerAuthRoutes(app: FastifyInstance, r: AuthRouteDeps)
   app.post('/:sandbox/auth/interaction/:uid', interaction);
 
   app.get('/smart-style.json', async (_request, reply) =>
-    reply.header('access-control-allow-origin', '*').header('cache-control', 'public, max-age=3600').type('application/json').send(SMART_STYLE),
+    reply.headers(PUBLIC_CORS).header('cache-control', 'public, max-age=3600').type('application/json').send(SMART_STYLE),
   );
   app.options('/smart-style.json', async (_request, reply) =>
-    reply.code(204).header('access-control-allow-origin', '*').header('access-control-allow-methods', 'GET').send(),
+    reply.code(204).headers(PUBLIC_PREFLIGHT).send(),
   );
 }

@@ -13,6 +13,8 @@
  * - `WWW-Authenticate`, `Location`, `ETag`, `Content-Location`… are exposed to the app's script.
  * - `Vary: Origin` on every answer (it depends on the Origin).
  *
+ * Public discovery documents keep `*` without credentials (PUBLIC_CORS).
+ *
  * Why reflecting any origin with credentials is safe HERE: none of these routes authenticates by
  * cookie. They take a bearer token, client credentials or nothing, which a foreign page cannot attach
  * on its own. The rule that keeps it safe: never put this module on a route that reads a cookie — the
@@ -91,6 +93,20 @@ export function corsOnRequest(request: FastifyRequest, reply: FastifyReply, done
 export function preflightHandler(methods: string) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => reply.code(204).headers(preflightHeaders(request.headers, methods)).send();
 }
+
+/**
+ * Public, credential-free documents (SMART discovery, the style document): `*` for anyone, no
+ * credentials (Fetch Standard: `*` is refused for credentialed requests, which these never need).
+ */
+export const PUBLIC_CORS: Readonly<Record<string, string>> = { 'access-control-allow-origin': '*' };
+
+/** The preflight of a public GET document. */
+export const PUBLIC_PREFLIGHT: Readonly<Record<string, string>> = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'GET',
+  'access-control-allow-headers': 'accept, authorization, content-type',
+  'access-control-max-age': String(MAX_AGE_SECONDS),
+};
 
 /** For answers written outside fastify (the authorization server runs on the raw response). */
 export function setCorsHeaders(res: ServerResponse, headers: Record<string, string>): void {
