@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/config.js';
 import { sandboxUrls } from '../config/urls.js';
 import { notFound } from '../errors/errors.js';
+import { PUBLIC_CORS, PUBLIC_PREFLIGHT } from '../http/cors.js';
 import { sendOutcome } from '../http/errors.js';
 import type { TenantStore } from '../storage/types.js';
 
@@ -103,19 +104,11 @@ export const SMART_STYLE = {
 export async function registerDiscoveryRoutes(app: FastifyInstance, deps: { config: Config; tenants: TenantStore }): Promise<void> {
   const url = '/:sandbox/data/.well-known/smart-configuration';
   app.get(url, async (request: FastifyRequest, reply: FastifyReply) => {
-    reply.header('access-control-allow-origin', '*');
+    reply.headers(PUBLIC_CORS);
     const id = (request.params as { sandbox: string }).sandbox;
     const sandbox = await deps.tenants.get(id);
     if (!sandbox) return sendOutcome(reply, notFound(`sandbox ${id} does not exist`));
     return reply.header('cache-control', 'no-cache').type('application/json; charset=utf-8').send(smartConfiguration(deps.config.publicUrl, sandbox.id));
   });
-  app.options(url, async (_request, reply) =>
-    reply
-      .code(204)
-      .header('access-control-allow-origin', '*')
-      .header('access-control-allow-methods', 'GET, OPTIONS')
-      .header('access-control-allow-headers', 'accept, authorization, content-type')
-      .header('access-control-max-age', '86400')
-      .send(),
-  );
+  app.options(url, async (_request, reply) => reply.code(204).headers(PUBLIC_PREFLIGHT).send());
 }

@@ -17,6 +17,10 @@ import type { AuthDeps, SandboxProvider } from './provider.js';
 import { SMART_STYLE } from './discovery.js';
 import type { TokenVerifier } from '../fhir/access/types.js';
 import { introspectWithBearer } from './introspect-bearer.js';
+import { corsHeaders, PUBLIC_CORS, PUBLIC_PREFLIGHT, preflightHeaders, setCorsHeaders } from '../http/cors.js';
+
+/** Endpoints (below the issuer) that browser apps call cross-origin: token, introspection, revocation. */
+const BROWSER_ENDPOINTS = new Set(['/token', '/introspect', '/revoke']);
 
 export interface AuthRouteDeps {
   deps: AuthDeps;
@@ -62,6 +66,15 @@ export async function registerAuthRoutes(app: FastifyInstance, r: AuthRouteDeps)
   };
 
   const dispatch = async (request: FastifyRequest, reply: FastifyReply) => {
+    // Browser apps call the token, introspection and revocation endpoints with fetch (src/http/cors.ts);
+    // the headers go on the raw response, so they hold whoever answers (oidc-provider skips its own CORS
+    // when they are there). No other endpoint of the authorization server gets them from here.
+    const endpoint = (request.raw.url ?? '').split('?')[0].replace(/^\/[^/]+\/auth/, '');
+    if (BROWSER_ENDPOINTS.has(endpoint)) {
+      const preflight = request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined;
+      setCorsHeaders(reply.raw, preflight ? preflightHeaders(request.headers, 'POST') : corsHeaders(request.headers));
+      if (preflight) return reply.code(204).send();
+    }
     let sandbox: Sandbox | undefined;
     let sp: Awaited<ReturnType<AuthRouteDeps['providerFor']>>;
     try {
@@ -135,9 +148,9 @@ export async function registerAuthRoutes(app: FastifyInstance, r: AuthRouteDeps)
   app.post('/:sandbox/auth/interaction/:uid', interaction);
 
   app.get('/smart-style.json', async (_request, reply) =>
-    reply.header('access-control-allow-origin', '*').header('cache-control', 'public, max-age=3600').type('application/json').send(SMART_STYLE),
+    reply.headers(PUBLIC_CORS).header('cache-control', 'public, max-age=3600').type('application/json').send(SMART_STYLE),
   );
   app.options('/smart-style.json', async (_request, reply) =>
-    reply.code(204).header('access-control-allow-origin', '*').header('access-control-allow-methods', 'GET').send(),
+    reply.code(204).headers(PUBLIC_PREFLIGHT).send(),
   );
 }

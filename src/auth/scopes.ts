@@ -1,70 +1,11 @@
 /**
- * SMART App Launch 2.2 scopes (scopes-and-launch-context §"Scopes"): parsing, the per-client
- * allow-list check, and plain-language descriptions for the consent page.
- *
- * Resource scopes: `(patient|user|system)/(Type|*).(cruds subset in order | read | write | *)[?param=value&…]`.
- * v1 suffixes map to v2 letters: read → rs, write → cud, * → cruds (§"Scopes for requesting FHIR
- * resources", v1 compatibility).
+ * The authorization server's use of the SMART scope grammar (src/smart/scopes.ts, the only parser):
+ * the per-client allow-list check and plain-language descriptions for the consent page.
  */
+import { type Perm, PERMS, parseScope, splitScopes } from '../smart/scopes.js';
 
-export type Perm = 'c' | 'r' | 'u' | 'd' | 's';
-
-export interface ResourceScope {
-  kind: 'resource';
-  context: 'patient' | 'user' | 'system';
-  type: string;
-  perms: Set<Perm>;
-  /** The `?…` restriction (v2 granular scopes), without the `?`. */
-  query?: string;
-}
-
-export interface LaunchScope {
-  kind: 'launch';
-  /** undefined for the bare EHR-launch scope `launch`. */
-  type?: string;
-  role?: string;
-}
-
-export type ParsedScope = ResourceScope | LaunchScope | { kind: 'identity' | 'refresh' | 'restricted'; name: string };
-
-/** Scopes oidc-provider handles as OpenID Connect scopes (everything else is a resource scope of `aud`). */
-export const OIDC_SCOPES = ['openid', 'fhirUser', 'profile', 'offline_access'] as const;
-const OIDC = new Set<string>(OIDC_SCOPES);
-
-/** Scopes only granted to clients registered with them (brief, §2). */
-export const ORCHESTRATE_LAUNCH = 'smart/orchestrate_launch';
-
-const RESOURCE = /^(patient|user|system)\/(\*|[A-Z][A-Za-z]{0,63})\.([a-z*]{1,5})(?:\?(\S+))?$/;
-const V2_PERMS = /^(?=.)c?r?u?d?s?$/;
-const LAUNCH = /^launch(?:\/([a-z][a-z-]{0,63}))?(?:\?role=(\S+))?$/;
-
-export function parseScope(scope: string): ParsedScope | undefined {
-  if (scope.length > 512) return undefined;
-  const r = RESOURCE.exec(scope);
-  if (r) {
-    const suffix = r[3];
-    let perms: Perm[];
-    if (suffix === 'read') perms = ['r', 's'];
-    else if (suffix === 'write') perms = ['c', 'u', 'd'];
-    else if (suffix === '*') perms = ['c', 'r', 'u', 'd', 's'];
-    else if (V2_PERMS.test(suffix)) perms = suffix.split('') as Perm[];
-    else return undefined;
-    return { kind: 'resource', context: r[1] as ResourceScope['context'], type: r[2], perms: new Set(perms), query: r[4] };
-  }
-  const l = LAUNCH.exec(scope);
-  if (l) {
-    if (l[2] !== undefined && l[1] === undefined) return undefined; // `launch?role=` is meaningless
-    return { kind: 'launch', type: l[1], role: l[2] };
-  }
-  if (OIDC.has(scope)) return { kind: 'identity', name: scope };
-  if (scope === 'online_access') return { kind: 'refresh', name: scope };
-  if (scope === ORCHESTRATE_LAUNCH) return { kind: 'restricted', name: scope };
-  return undefined;
-}
-
-export function splitScopes(scope: string | undefined): string[] {
-  return [...new Set(String(scope ?? '').split(' ').filter(Boolean))];
-}
+// The grammar, re-exported for the authorization server's modules.
+export { isOidcScope, OIDC_SCOPES, ORCHESTRATE_LAUNCH, parseScope, splitScopes } from '../smart/scopes.js';
 
 /**
  * Whether `requested` is covered by one of the client's registered scopes. Resource scopes match by
@@ -98,8 +39,6 @@ export function allowedScopes(requested: string | undefined, clientScope: string
   return splitScopes(requested).filter((s) => scopeAllowed(s, allow));
 }
 
-export const isOidcScope = (s: string): boolean => OIDC.has(s);
-
 const PERM_WORDS: Record<Perm, string> = { c: 'create', r: 'read', u: 'update', d: 'delete', s: 'search' };
 
 /** One line of plain language per scope, for the consent page. */
@@ -111,7 +50,7 @@ export function describeScope(scope: string): string {
       const what = p.type === '*' ? 'all kinds of records' : `${p.type} records`;
       const whose =
         p.context === 'patient' ? 'of the patient in context' : p.context === 'user' ? 'that you can access' : 'of the whole sandbox';
-      const verbs = (['c', 'r', 'u', 'd', 's'] as Perm[]).filter((x) => p.perms.has(x)).map((x) => PERM_WORDS[x]);
+      const verbs = PERMS.filter((x) => p.perms.has(x)).map((x) => PERM_WORDS[x]);
       return `${verbs.join(', ')} ${what} ${whose}${p.query ? ` (only where ${p.query})` : ''}`;
     }
     case 'launch':

@@ -13,9 +13,11 @@
 import fs from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/config.js';
-import { badRequest, FhirError, notFound, unauthorized } from '../errors/errors.js';
+import { badRequest, FhirError, notFound } from '../errors/errors.js';
+import { requireBearerGrant } from '../fhir/access/bearer.js';
 import type { TokenGrant, TokenVerifier } from '../fhir/access/types.js';
 import { ID_PATTERN } from '../fhir/definitions.js';
+import { corsOnRequest } from '../http/cors.js';
 import type { Sandbox, TenantStore } from '../storage/types.js';
 import { type ExportLevel, inputFromParameters, inputFromQuery } from './request.js';
 import { type BulkService, RETRY_AFTER_SECONDS } from './service.js';
@@ -23,7 +25,6 @@ import type { BulkJob } from './store.js';
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 const NDJSON = 'application/fhir+ndjson';
-const EXPOSE = 'Content-Location, X-Progress, Retry-After, Expires';
 
 export interface BulkRouteDeps {
   config: Config;
@@ -52,15 +53,12 @@ export function manifest(job: BulkJob, iss: string): Record<string, unknown> {
 export async function registerBulkRoutes(app: FastifyInstance, deps: BulkRouteDeps): Promise<void> {
   const { config, tenants, verifier, bulk } = deps;
 
-  /** Same rule as the FHIR routes: a Bearer token of this sandbox generation, unexpired (fail closed). */
+  /** The one bearer-token check of every resource route (src/fhir/access/bearer.ts). */
   async function authenticate(req: FastifyRequest): Promise<{ sandbox: Sandbox; grant: TokenGrant; iss: string }> {
     const { sandbox: sid } = req.params as { sandbox: string };
     const sandbox = await tenants.get(sid);
     if (!sandbox) throw notFound(`unknown sandbox ${sid}`);
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(header(req, 'authorization'));
-    if (!m) throw unauthorized('a Bearer access token is required');
-    const grant = await verifier.verify(sandbox, m[1]);
-    if (!grant || grant.sandboxKey !== sandbox.key || grant.expiresAt * 1000 <= Date.now()) throw unauthorized('the access token is invalid or expired');
+    const grant = await requireBearerGrant(verifier, sandbox, req.headers.authorization);
     return { sandbox, grant, iss: `${config.publicUrl}/${sandbox.id}/data` };
   }
 
@@ -107,12 +105,8 @@ export async function registerBulkRoutes(app: FastifyInstance, deps: BulkRouteDe
   }
 
   await app.register(async (f) => {
-    f.addHook('onRequest', async (req, reply) => {
-      const origin = req.headers.origin;
-      reply.header('access-control-allow-origin', origin ?? '*');
-      if (origin) reply.header('vary', 'Origin');
-      reply.header('access-control-expose-headers', EXPOSE);
-    });
+    // Preflights reach the FHIR router's OPTIONS route (same base, same methods).
+    f.addHook('onRequest', corsOnRequest);
 
     for (const method of ['GET', 'POST'] as const) {
       f.route({ method, url: '/:sandbox/data/$export', handler: (req, reply) => kickOff(req, reply, 'system') });

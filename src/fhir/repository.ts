@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import { badRequest, conflict, FhirError, forbidden, gone, notFound, preconditionFailed } from '../errors/errors.js';
 import type { AccessPolicy, Constraint } from './access/policy.js';
-import type { Perm } from './access/scopes.js';
+import type { Perm } from '../smart/scopes.js';
 import { AUDIT_TYPE, auditWriteRefused } from './audit-events.js';
 import { ID_PATTERN, inPatientCompartment, isResourceType, resourceTypes } from './definitions.js';
 import { compartmentsOf, indexResource } from './indexer.js';

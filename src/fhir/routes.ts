@@ -7,8 +7,10 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/config.js';
-import { FhirError, forbidden, notFound, unauthorized } from '../errors/errors.js';
+import { FhirError, forbidden, notFound } from '../errors/errors.js';
+import { corsOnRequest, preflightHandler } from '../http/cors.js';
 import type { Sandbox, TenantStore } from '../storage/types.js';
+import { requireBearerGrant } from './access/bearer.js';
 import type { RequestAccess, TokenVerifier } from './access/types.js';
 import { AUDIT_TYPE, auditEventResponse } from './audit-events.js';
 import type { AuditEventSource } from './audit-source.js';
@@ -21,9 +23,7 @@ import type { FhirService } from './service.js';
 import type { StoredResource } from './store.js';
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
-const ALLOW_HEADERS = 'Authorization, Content-Type, Accept, If-Match, If-None-Exist, If-None-Match, If-Modified-Since, Prefer';
-const EXPOSE_HEADERS = 'Location, ETag, Content-Location, Last-Modified';
-const METHODS = 'GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS';
+const METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE';
 
 type Base = 'data' | 'open';
 
@@ -122,12 +122,7 @@ export async function registerFhirRoutes(app: FastifyInstance, opts: FhirRouteDe
       if (!sandbox.openRead) throw forbidden(`sandbox ${sandbox.id} is not open; use the SMART-secured /data base with a token`);
       return { kind: 'open', write: sandbox.openWrite };
     }
-    const auth = header(req, 'authorization');
-    const m = auth ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
-    if (!m) throw unauthorized('a Bearer access token is required');
-    const grant = await verifier.verify(sandbox, m[1]);
-    // Fail closed: a grant of another tenant generation or an expired one is no grant.
-    if (!grant || grant.sandboxKey !== sandbox.key || grant.expiresAt * 1000 <= Date.now()) throw unauthorized('the access token is invalid or expired');
+    const grant = await requireBearerGrant(verifier, sandbox, req.headers.authorization);
     return { kind: 'token', grant };
   }
 
@@ -249,20 +244,9 @@ export async function registerFhirRoutes(app: FastifyInstance, opts: FhirRouteDe
   }
 
   await app.register(async (f) => {
-    // CORS on every FHIR response, errors included (browser SMART apps).
-    f.addHook('onRequest', async (req, reply) => {
-      const origin = header(req, 'origin');
-      reply.header('access-control-allow-origin', origin ?? '*');
-      if (origin) reply.header('vary', 'Origin');
-      reply.header('access-control-expose-headers', EXPOSE_HEADERS);
-    });
-    const preflight = async (_req: FastifyRequest, reply: FastifyReply) =>
-      reply
-        .code(204)
-        .header('access-control-allow-methods', METHODS)
-        .header('access-control-allow-headers', ALLOW_HEADERS)
-        .header('access-control-max-age', '600')
-        .send();
+    // CORS on every FHIR response, errors included (browser SMART apps; src/http/cors.ts).
+    f.addHook('onRequest', corsOnRequest);
+    const preflight = preflightHandler(METHODS);
     for (const base of ['data', 'open'] as const) {
       for (const url of [`/:sandbox/${base}`, `/:sandbox/${base}/*`]) {
         f.route({ method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], url, handler: (req, reply) => handle(req, reply, base) });

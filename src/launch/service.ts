@@ -11,9 +11,10 @@ import type { Sandbox } from '../storage/types.js';
 import type { AuditLog } from './audit.js';
 import { hashLaunchId, LAUNCH_ID, type LaunchStore, newLaunchId, type StoredLaunch } from './model.js';
 import { parseRegistration } from './validate.js';
+import { hasScope as grantsScope, ORCHESTRATE_LAUNCH } from '../smart/scopes.js';
 
-/** The restricted scope that lets a token register launches for any app and persona. */
-export const ORCHESTRATE_SCOPE = 'smart/orchestrate_launch';
+/** The restricted scope that lets a token register launches for any app and persona (the SMART scope grammar's). */
+export const ORCHESTRATE_SCOPE = ORCHESTRATE_LAUNCH;
 
 export const LIFETIMES = {
   /** CDS Hooks cards register launches when they render, long before a click. */
@@ -53,7 +54,7 @@ interface Deps {
   audit: AuditLog;
 }
 
-const hasScope = (grant: TokenGrant, scope: string) => grant.scope.split(' ').includes(scope);
+const hasScope = (grant: TokenGrant, scope: string) => grantsScope(grant.scope, scope);
 
 export class LaunchService {
   constructor(private readonly deps: Deps) {}

@@ -18,13 +18,13 @@ import { demoResources } from './helpers/demo-resources.js';
 
 describe('SMART scopes', () => {
   test('v1 and v2 syntax, granular restrictions, launch scopes with roles', () => {
-    assert.deepEqual([...(parseScope('patient/Observation.read') as { perms: Set<string> }).perms], ['r', 's']);
-    assert.deepEqual([...(parseScope('user/*.write') as { perms: Set<string> }).perms], ['c', 'u', 'd']);
+    assert.deepEqual([...(parseScope('patient/Observation.read') as { perms: ReadonlySet<string> }).perms], ['r', 's']);
+    assert.deepEqual([...(parseScope('user/*.write') as { perms: ReadonlySet<string> }).perms], ['c', 'u', 'd']);
     assert.equal((parseScope('patient/Observation.rs?category=http://x|laboratory') as { query: string }).query, 'category=http://x|laboratory');
     assert.equal(parseScope('patient/Observation.dus'), undefined, 'letters out of order');
     assert.equal(parseScope('patient/observation.rs'), undefined);
     assert.equal(parseScope('admin/*.rs'), undefined);
-    assert.deepEqual(parseScope('launch/questionnaire?role=http://example.org/role'), { kind: 'launch', type: 'questionnaire', role: 'http://example.org/role' });
+    assert.deepEqual(parseScope('launch/questionnaire?role=http://example.org/role'), { kind: 'launch', type: 'questionnaire', role: 'http://example.org/role', raw: 'launch/questionnaire?role=http://example.org/role' });
     assert.equal(parseScope('launch?role=x'), undefined);
   });
 

@@ -157,16 +157,23 @@ describe('FHIR REST', () => {
     assert.equal(xml.statusCode, 415);
   });
 
-  test('CORS on responses and preflight', async () => {
+  test('CORS on responses and preflight: origin reflected with credentials, requested headers allowed', async () => {
     const r = await call(h, { url: 'Patient/nope', token: t, headers: { origin: 'http://app.example' } });
     assert.equal(r.headers['access-control-allow-origin'], 'http://app.example');
+    assert.equal(r.headers['access-control-allow-credentials'], 'true');
     assert.match(String(r.headers['access-control-expose-headers']), /Location/);
-    const p = await call(h, { method: 'OPTIONS', url: 'Patient', headers: { origin: 'http://app.example', 'access-control-request-method': 'PUT' } });
+    assert.match(String(r.headers.vary), /Origin/);
+    const p = await call(h, {
+      method: 'OPTIONS',
+      url: 'Patient',
+      headers: { origin: 'http://app.example', 'access-control-request-method': 'PUT', 'access-control-request-headers': 'authorization, if-none-exist, x-request-id' },
+    });
     assert.equal(p.statusCode, 204);
-    assert.match(String(p.headers['access-control-allow-headers']), /If-None-Exist/);
-    assert.match(String(p.headers['access-control-allow-headers']), /Authorization/);
+    assert.equal(p.headers['access-control-allow-headers'], 'authorization, if-none-exist, x-request-id');
+    assert.match(String(p.headers['access-control-allow-methods']), /PUT/);
+    assert.equal(p.headers['access-control-allow-credentials'], 'true');
     const noOrigin = await call(h, { url: 'metadata' });
-    assert.equal(noOrigin.headers['access-control-allow-origin'], '*');
+    assert.equal(noOrigin.headers['access-control-allow-origin'], undefined, 'no Origin, no CORS answer');
   });
 
   test('CapabilityStatement: public, SMART oauth-uris, search params', async () => {

@@ -7,7 +7,7 @@
 import { forbidden, insufficientScope } from '../../errors/errors.js';
 import { inPatientCompartment } from '../definitions.js';
 import type { RequestAccess, TokenGrant } from './types.js';
-import { type Perm, parseScopes, type ScopeRule } from './scopes.js';
+import { type Perm, type ResourceScope, resourceScopes } from '../../smart/scopes.js';
 
 export interface Alternative {
   /** Confined to this patient's compartment. */
@@ -24,14 +24,15 @@ const OP_NAMES: Record<Perm, string> = { c: 'create', r: 'read', u: 'update', d:
 export type PolicySource = RequestAccess | { kind: 'privileged' };
 
 export class AccessPolicy {
-  private readonly rules: ScopeRule[];
+  private readonly rules: ResourceScope[];
   private readonly grant?: TokenGrant;
   private readonly cache = new Map<string, Constraint | Error>();
 
   constructor(readonly source: PolicySource) {
     if (source.kind === 'token') {
       this.grant = source.grant;
-      this.rules = parseScopes(source.grant.scope);
+      // The one SMART scope grammar (src/smart/scopes.ts): read exactly as the authorization server granted it.
+      this.rules = resourceScopes(source.grant.scope);
     } else {
       this.rules = [];
     }
@@ -98,7 +99,7 @@ export class AccessPolicy {
         if (writeOp) continue;
         confinedTo = undefined;
       }
-      alts.push({ ...(confinedTo !== undefined ? { patient: confinedTo } : {}), ...(rule.query ? { query: rule.query } : {}) });
+      alts.push({ ...(confinedTo !== undefined ? { patient: confinedTo } : {}), ...(rule.restriction ? { query: rule.restriction } : {}) });
     }
     if (alts.some((a) => a.patient === undefined && a.query === undefined)) return 'all';
     if (alts.length === 0) {

@@ -12,7 +12,7 @@ import {
   type SandboxClient,
 } from '../../auth/types.js';
 import { hashSecret, randomSecret } from '../../auth/secrets.js';
-import { parseScope, splitScopes } from '../../auth/scopes.js';
+import { parseScope, splitScopes } from '../../smart/scopes.js';
 import type { Sqlite } from './open.js';
 
 export interface ClientRow {
