@@ -74,7 +74,8 @@ export async function startServe(dataDir: string, args: string[] = [], env: Reco
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
+  // Generous: a first start seeds the demo sandbox (about 2 s alone, several times that on a loaded CI machine).
+  const deadline = Date.now() + 90_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}: ${out}`);
     try {
