@@ -39,6 +39,11 @@ export interface Config {
   bulkRetentionSeconds: number;
   /** Bulk export (issue 8): run jobs in a worker thread (default) or inline on the event loop, chunked (`SMART_SANDBOX_BULK_RUNNER`). */
   bulkRunner: 'worker' | 'inline';
+  /**
+   * SQLite (issue 17): size in bytes past which the write-ahead log is checkpointed with TRUNCATE
+   * (`SMART_SANDBOX_WAL_LIMIT`, default 64 MiB); `journal_size_limit` is a quarter of it.
+   */
+  walLimitBytes: number;
 }
 
 export class ConfigError extends Error {}
@@ -57,6 +62,7 @@ export interface ConfigInput {
   adminToken?: string;
   bulkRetentionSeconds?: string | number;
   bulkRunner?: string;
+  walLimitBytes?: string | number;
 }
 
 /** Environment variables that map onto config fields (architecture §4). */
@@ -74,6 +80,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
     adminToken: env.SMART_SANDBOX_ADMIN_TOKEN,
     bulkRetentionSeconds: env.SMART_SANDBOX_BULK_RETENTION,
     bulkRunner: env.SMART_SANDBOX_BULK_RUNNER,
+    walLimitBytes: env.SMART_SANDBOX_WAL_LIMIT,
   };
 }
 
@@ -131,6 +138,7 @@ export function resolveConfig(...inputs: ConfigInput[]): Config {
     role,
     demo: (pick('demo') as boolean | undefined) ?? true,
     bodyLimit: int('body-limit', pick('bodyLimit'), 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    walLimitBytes: int('wal-limit', pick('walLimitBytes'), 64 * 1024 * 1024, 1024 * 1024, 64 * 1024 * 1024 * 1024),
     trustProxy: (pick('trustProxy') as boolean | undefined) ?? false,
     logLevel,
   };

@@ -12,20 +12,29 @@ import { openSqlite, type Sqlite } from './open.js';
 import { SqlitePersonaStore } from './persona-store.js';
 import { SqliteSmartContextStore } from './smart-context-store.js';
 import { SqliteTenantStore } from './tenant-store.js';
+import { WalMonitor, walLimits, type WalLimits } from './wal.js';
 
-/** The SQLite connection of a backend, or undefined on PostgreSQL (SQLite-only upkeep: WAL checkpoints). */
-export function sqliteOf(backend: StorageBackend): Sqlite | undefined {
-  return backend.kind === 'sqlite' ? (backend as StorageBackend & { db: Sqlite }).db : undefined;
+export type SqliteBackend = StorageBackend & { db: Sqlite; wal: WalMonitor };
+
+/** The SQLite connection of a backend and its WAL, or undefined on PostgreSQL (SQLite-only upkeep: WAL checkpoints). */
+export function sqliteOf(backend: StorageBackend): SqliteBackend | undefined {
+  return backend.kind === 'sqlite' ? (backend as SqliteBackend) : undefined;
 }
 
-export function sqliteBackend(db: Sqlite): StorageBackend & { db: Sqlite } {
+export function sqliteBackend(db: Sqlite, limits: WalLimits = walLimits()): SqliteBackend {
   const audit = new SqliteAuditLog(db);
+  const wal = new WalMonitor(db, limits);
+  const resources = new SqliteResourceStore(db);
+  // The resource store is where bulk writes happen (import, sample data, transactions): it checks the
+  // WAL's bound after each committed write set (a stat; a checkpoint only past the bound).
+  resources.afterCommit = () => wal.afterCommit();
   return {
     kind: 'sqlite',
     db,
+    wal,
     tenants: new SqliteTenantStore(db),
     launches: new SqliteLaunchStore(db),
-    resources: new SqliteResourceStore(db),
+    resources,
     audit,
     scenarios: new SqliteScenarioStore(db),
     oidc: new OidcPayloadTable(db),
@@ -37,6 +46,7 @@ export function sqliteBackend(db: Sqlite): StorageBackend & { db: Sqlite } {
     async ping() {
       db.prepare('SELECT 1').get();
     },
+    health: () => ({ wal: wal.status() }),
     async close() {
       await audit.close();
       db.close();
@@ -44,6 +54,6 @@ export function sqliteBackend(db: Sqlite): StorageBackend & { db: Sqlite } {
   };
 }
 
-export function openSqliteBackend(dataDir: string): StorageBackend & { db: Sqlite } {
-  return sqliteBackend(openSqlite(dataDir));
+export function openSqliteBackend(dataDir: string, limits: WalLimits = walLimits()): SqliteBackend {
+  return sqliteBackend(openSqlite(dataDir, { wal: limits }), limits);
 }
