@@ -58,7 +58,12 @@ export interface Checkpointer {
 
 export interface CheckpointerOptions {
   intervalMs?: number;
-  /** How long an escalated checkpoint waits for writers and readers (default 5 s, as every connection). */
+  /**
+   * How long an escalated checkpoint waits for the writer, then for readers on an old snapshot
+   * (default 100 ms). It holds off new writers while it waits for readers, so a long read elsewhere
+   * must not stall writes for the 5 s every connection waits for a lock: it gives up and the next
+   * tick tries again.
+   */
   busyTimeoutMs?: number;
   onError?: (message: string) => void;
   /** A TRUNCATE checkpoint ran because the WAL passed its limit (the caller logs a warning). */
@@ -73,7 +78,7 @@ export function startCheckpointer(db: Sqlite, wal: WalMonitor, opts: Checkpointe
       driver,
       file: db.name,
       intervalMs: opts.intervalMs ?? 100,
-      busyTimeoutMs: opts.busyTimeoutMs ?? 5000,
+      busyTimeoutMs: opts.busyTimeoutMs ?? 100,
       limitBytes: wal.limits.limitBytes,
       journalSizeLimitBytes: wal.limits.journalSizeLimitBytes,
     },

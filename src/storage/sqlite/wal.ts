@@ -35,8 +35,11 @@ export function walLimits(limitBytes = DEFAULT_WAL_LIMIT_BYTES): WalLimits {
 export const BACKSTOP_SHARE = 0.25;
 /** A failed inline escalation (a reader on an old snapshot) is not retried within this window. */
 const INLINE_RETRY_MS = 1000;
-/** The inline escalation waits this long for other connections, not the connection's 5 s. */
-const INLINE_BUSY_TIMEOUT_MS = 200;
+/**
+ * The inline escalation waits this long for other connections, not the connection's 5 s: while it
+ * waits for readers it holds off every writer (sqlite.org/c3ref/wal_checkpoint_v2.html, RESTART).
+ */
+const INLINE_BUSY_TIMEOUT_MS = 100;
 
 /** A TRUNCATE checkpoint run because the WAL passed its limit. */
 export interface Escalation {
@@ -124,6 +127,8 @@ export class WalMonitor {
     const t0 = performance.now();
     const r = truncateCheckpoint(this.db, INLINE_BUSY_TIMEOUT_MS);
     const e = { bytes, afterBytes: this.bytes(), ms: Math.round(performance.now() - t0), busy: r.busy === 1 };
+    // Busy because the worker's checkpoint was running at that instant: it reset the log, or will.
+    if (e.busy && e.afterBytes <= this.limits.limitBytes) return undefined;
     if (e.busy) this.retryAfter = this.now() + INLINE_RETRY_MS;
     this.recordEscalation(e);
     this.onInlineEscalation(e);
