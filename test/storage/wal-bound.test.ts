@@ -2,8 +2,9 @@
  * Issue 17: sustained writes must not grow SQLite's write-ahead log without bound. A real server
  * process takes validated Observation creates over HTTP at full speed for 60 s (5 connections, as the
  * report that found the problem) while this test polls the WAL file's size. It asserts:
- * - the WAL never passes its limit plus one checkpoint's worth: the margin the checkpoint worker has
- *   before the writing request checkpoints itself (wal.ts BACKSTOP_SHARE), plus one create;
+ * - the WAL never passes its limit plus one checkpoint's worth (the log cannot start over while a
+ *   checkpoint copies it; writers keep appending meanwhile): at most the margin the checkpoint worker
+ *   has before a writing request checkpoints itself (wal.ts BACKSTOP_SHARE, 16 MiB), plus one create;
  * - the limit was really reached (escalated checkpoints ran, `/readyz` says so, a warning was logged);
  * - after the writes stop, the file shrinks to `journal_size_limit` within 5 s;
  * - write p99 stays under 50 ms while the escalated checkpoints run.

@@ -11,9 +11,11 @@ import { describe, test } from 'node:test';
 import { ConfigError, configFromEnv, resolveConfig } from '../../src/config/config.js';
 import { syntheticResources } from '../../src/sample/synthetic.js';
 import { createServices } from '../../src/services.js';
+import { buildApp } from '../../src/app.js';
 import { sqliteOf } from '../../src/storage/sqlite/backend.js';
+import { startCheckpointer } from '../../src/storage/sqlite/checkpointer.js';
 import { PAGE_SIZE } from '../../src/storage/sqlite/open.js';
-import { MIB, WalWarnings, walLimits } from '../../src/storage/sqlite/wal.js';
+import { type Escalation, MIB, WalWarnings, walLimits } from '../../src/storage/sqlite/wal.js';
 
 function tmp(): { dir: string; remove: () => void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ss-wal-limits-'));
@@ -74,6 +76,53 @@ describe('WAL bound on a connection without a checkpoint worker', () => {
       assert.ok(peak <= limit, `WAL ${peak} bytes after a write set, limit ${limit}`);
       assert.equal(status.lastEscalation?.busy, false);
     } finally {
+      await services.close();
+      t.remove();
+    }
+  });
+});
+
+describe('WAL bound with the checkpoint worker', () => {
+  test('the worker escalates past the limit, an idle log is truncated, /readyz reports the WAL', async () => {
+    const t = tmp();
+    const limit = 2 * MIB;
+    const config = resolveConfig({ dataDir: t.dir, demo: false, walLimitBytes: limit, logLevel: 'silent' });
+    const services = await createServices(config);
+    const sqlite = sqliteOf(services.backend)!;
+    const escalations: Escalation[] = [];
+    const checkpointer = startCheckpointer(sqlite.db, sqlite.wal, { onEscalation: (e) => escalations.push(e) });
+    const app = await buildApp(config, services);
+    try {
+      const sandbox = await services.tenants.create('worker');
+      const resources = [...syntheticResources(4000)];
+      let peak = 0;
+      let inline = 0;
+      sqlite.wal.onInlineEscalation = () => inline++;
+      // Small write sets, yielding between them as a server does between requests.
+      for (let i = 0; i < resources.length; i += 10) {
+        await services.fhir.bulkLoad(sandbox.key, resources.slice(i, i + 10));
+        peak = Math.max(peak, sqlite.wal.bytes());
+        await new Promise((r) => setImmediate(r));
+      }
+      await new Promise((r) => setTimeout(r, 0));
+      assert.ok(escalations.length >= 1, 'the worker never escalated: the test proves nothing');
+      // The log cannot start over while a checkpoint copies it: it may pass the limit by what the
+      // writer appends meanwhile. This in-process writer appends tens of MB/s (far more than HTTP
+      // clients), so one checkpoint's worth is of the order of this small limit.
+      assert.ok(peak <= 4 * limit, `WAL ${peak} bytes, limit ${limit}`);
+      // Without the escalation the log would have grown without end (starved passive checkpoints)
+      // or would never have been truncated: either way the worker had to act.
+      const ready = (await app.inject({ method: 'GET', url: '/readyz' })).json() as { status: string; wal: { escalations: number; limitBytes: number; bytes: number } };
+      assert.equal(ready.status, 'ok');
+      assert.equal(ready.wal.limitBytes, limit);
+      assert.equal(ready.wal.escalations, escalations.length + inline);
+      // Writes stopped: within 5 s the file is back under journal_size_limit.
+      const deadline = Date.now() + 5000;
+      while (sqlite.wal.bytes() > sqlite.wal.limits.journalSizeLimitBytes && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(sqlite.wal.bytes() <= sqlite.wal.limits.journalSizeLimitBytes, `WAL still ${sqlite.wal.bytes()} bytes`);
+    } finally {
+      await app.close();
+      await checkpointer.stop();
       await services.close();
       t.remove();
     }

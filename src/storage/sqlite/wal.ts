@@ -33,8 +33,8 @@ export function walLimits(limitBytes = DEFAULT_WAL_LIMIT_BYTES): WalLimits {
 
 /** With a checkpoint worker, the writer checkpoints itself only past the limit plus this share. */
 export const BACKSTOP_SHARE = 0.25;
-/** A failed inline escalation (a reader on an old snapshot) is not retried within this window. */
-const INLINE_RETRY_MS = 1000;
+/** A failed inline escalation is retried after this many times the time it waited. */
+const INLINE_RETRY_FACTOR = 10;
 /**
  * The inline escalation waits this long for other connections, not the connection's 5 s: while it
  * waits for readers it holds off every writer (sqlite.org/c3ref/wal_checkpoint_v2.html, RESTART).
@@ -126,10 +126,16 @@ export class WalMonitor {
     if (bytes <= this.inlineLimitBytes || this.now() < this.retryAfter) return undefined;
     const t0 = performance.now();
     const r = truncateCheckpoint(this.db, INLINE_BUSY_TIMEOUT_MS);
-    const e = { bytes, afterBytes: this.bytes(), ms: Math.round(performance.now() - t0), busy: r.busy === 1 };
-    // Busy because the worker's checkpoint was running at that instant: it reset the log, or will.
-    if (e.busy && e.afterBytes <= this.limits.limitBytes) return undefined;
-    if (e.busy) this.retryAfter = this.now() + INLINE_RETRY_MS;
+    const ms = performance.now() - t0;
+    const e = { bytes, afterBytes: this.bytes(), ms: Math.round(ms), busy: r.busy === 1 };
+    if (e.busy) {
+      // Another checkpoint (the worker's) held the checkpoint lock: that answer is immediate, and the
+      // next commit tries again. A reader on an old snapshot, or another process's writer, held it up
+      // to the busy timeout: retry only after ten times that, so that failing attempts cost at most a
+      // tenth of the writer's time.
+      this.retryAfter = this.now() + INLINE_RETRY_FACTOR * ms;
+      if (ms < INLINE_BUSY_TIMEOUT_MS / 2 || e.afterBytes <= this.limits.limitBytes) return undefined;
+    }
     this.recordEscalation(e);
     this.onInlineEscalation(e);
     return this.lastEscalation;
