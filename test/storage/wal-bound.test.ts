@@ -87,12 +87,15 @@ describe('SQLite WAL under sustained writes (issue 17)', () => {
         clearInterval(poll);
       }
       peak = Math.max(peak, walBytes());
-      const ready = (await (await fetch(`${server.url}/readyz`)).json()) as { status: string; wal: { bytes: number; limitBytes: number; journalSizeLimitBytes: number; escalations: number } };
+      const ready = (await (await fetch(`${server.url}/readyz`)).json()) as {
+        status: string;
+        wal: { bytes: number; limitBytes: number; journalSizeLimitBytes: number; escalations: number; lastEscalation?: { ms: number } };
+      };
       const shrinkMs = await until(() => walBytes() <= JOURNAL_SIZE_LIMIT, 5000);
       const creates = load.requests.total;
       t.diagnostic(
         `${creates} creates in ${SECONDS} s (${Math.round(load.requests.average)}/s), p50 ${load.latency.p50} ms, p99 ${load.latency.p99} ms, max ${load.latency.max} ms; ` +
-          `WAL peak ${(peak / MIB).toFixed(1)} MiB over ${samples} samples, ${ready.wal.escalations} escalated checkpoints, shrank in ${Math.round(shrinkMs)} ms`,
+          `WAL peak ${(peak / MIB).toFixed(1)} MiB over ${samples} samples, ${ready.wal.escalations} escalated checkpoints (the last held writers ${ready.wal.lastEscalation?.ms} ms), shrank in ${Math.round(shrinkMs)} ms`,
       );
 
       assert.equal(load.errors + load.timeouts, 0, 'no request failed');
