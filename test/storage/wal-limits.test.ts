@@ -97,19 +97,29 @@ describe('WAL bound with the checkpoint worker', () => {
       const resources = [...syntheticResources(4000)];
       let peak = 0;
       let inline = 0;
+      // A lower bound of the log written: growth between write sets, counted from 0 after a reset.
+      let appended = 0;
+      let previous = sqlite.wal.bytes();
       sqlite.wal.onInlineEscalation = () => inline++;
       // Small write sets, yielding between them as a server does between requests.
       for (let i = 0; i < resources.length; i += 10) {
         await services.fhir.bulkLoad(sandbox.key, resources.slice(i, i + 10));
-        peak = Math.max(peak, sqlite.wal.bytes());
+        const bytes = sqlite.wal.bytes();
+        peak = Math.max(peak, bytes);
+        appended += bytes >= previous ? bytes - previous : bytes;
+        previous = bytes;
         await new Promise((r) => setImmediate(r));
       }
       await new Promise((r) => setTimeout(r, 0));
       assert.ok(escalations.length >= 1, 'the worker never escalated: the test proves nothing');
       // The log cannot start over while a checkpoint copies it: it may pass the limit by what the
       // writer appends meanwhile. This in-process writer appends tens of MB/s (far more than HTTP
-      // clients), so one checkpoint's worth is of the order of this small limit.
-      assert.ok(peak <= 4 * limit, `WAL ${peak} bytes, limit ${limit}`);
+      // clients) on 2 shared cores, so one checkpoint's worth is several times this small limit; the
+      // assertion is that the log stays bounded, far below what was written (the 60 s HTTP test
+      // checks the margin at the default limit).
+      const ceiling = 16 * limit;
+      assert.ok(appended > 3 * ceiling, `only ${appended} bytes of log written: the bound proves nothing`);
+      assert.ok(peak <= ceiling, `WAL ${peak} bytes, limit ${limit}`);
       // Without the escalation the log would have grown without end (starved passive checkpoints)
       // or would never have been truncated: either way the worker had to act.
       const ready = (await app.inject({ method: 'GET', url: '/readyz' })).json() as { status: string; wal: { escalations: number; limitBytes: number; bytes: number } };
