@@ -95,7 +95,7 @@ describe('SQLite WAL under sustained writes (issue 17)', () => {
       const creates = load.requests.total;
       t.diagnostic(
         `${creates} creates in ${SECONDS} s (${Math.round(load.requests.average)}/s), p50 ${load.latency.p50} ms, p99 ${load.latency.p99} ms, max ${load.latency.max} ms; ` +
-          `WAL peak ${(peak / MIB).toFixed(1)} MiB over ${samples} samples, ${ready.wal.escalations} escalated checkpoints (the last held writers ${ready.wal.lastEscalation?.ms} ms), shrank in ${Math.round(shrinkMs)} ms`,
+          `WAL peak ${(peak / MIB).toFixed(1)} MiB over ${samples} samples, ${ready.wal.escalations} escalated checkpoints (the last took ${ready.wal.lastEscalation?.ms} ms), shrank in ${Math.round(shrinkMs)} ms`,
       );
 
       assert.equal(load.errors + load.timeouts, 0, 'no request failed');
