@@ -27,10 +27,11 @@ export async function buildApp(config: Config, services: Services): Promise<Fast
   installErrorHandlers(app);
 
   app.get('/healthz', async () => ({ status: 'ok' }));
-  // Readiness for load balancers: the database answers (503 OperationOutcome while it is away).
+  // Readiness for load balancers: the database answers (503 OperationOutcome while it is away). On
+  // SQLite it also reports the write-ahead log's size against its bound (issue 17), to watch.
   app.get('/readyz', async () => {
     await services.backend.ping();
-    return { status: 'ok' };
+    return { status: 'ok', ...services.backend.health?.() };
   });
 
   const serveApi = config.role === 'all' || config.role === 'api';

@@ -13,6 +13,7 @@ import { TenantError } from './storage/sqlite/tenant-store.js';
 import { createServices, PUBLIC_URL_SETTING, type Services } from './services.js';
 import { sqliteOf } from './storage/sqlite/backend.js';
 import { startCheckpointer } from './storage/sqlite/checkpointer.js';
+import { WalWarnings } from './storage/sqlite/wal.js';
 
 const DEMO_ID = 'demo';
 const DEMO_SEEDED_SETTING = 'demo_seeded';
@@ -87,9 +88,16 @@ export async function startServer(config: Config, log: (line: string) => void = 
   if (!config.adminToken && isLoopbackHost(config.host)) config = { ...config, adminToken: crypto.randomBytes(24).toString('base64url') };
   const services = await createServices(config);
   if (config.demo && config.role !== 'api') await seedDemoOnce(services, log);
-  // WAL checkpoints off the request path: SQLite only (PostgreSQL checkpoints by itself).
+  // WAL checkpoints off the request path, bounded (issue 17): SQLite only (PostgreSQL checkpoints by itself).
   const sqlite = sqliteOf(services.backend);
-  const checkpointer = sqlite ? startCheckpointer(sqlite, { onError: (m) => log(`WAL checkpoint: ${m}`) }) : undefined;
+  const walWarnings = new WalWarnings(log);
+  const checkpointer = sqlite
+    ? startCheckpointer(sqlite.db, sqlite.wal, {
+        onError: (m) => log(`WAL checkpoint: ${m}`),
+        onEscalation: (e) => walWarnings.escalated(sqlite.wal.limits, e, 'the checkpoint worker'),
+      })
+    : undefined;
+  if (sqlite) sqlite.wal.onInlineEscalation = (e) => walWarnings.escalated(sqlite.wal.limits, e, 'a writing request (backstop)');
   const app = await buildApp(config, services);
   await app.listen({ port: config.port, host: config.host });
   const url = `http://${hostForUrl(config.host)}:${config.port}`;

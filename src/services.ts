@@ -13,6 +13,7 @@ import { LaunchService } from './launch/service.js';
 import type { StorageBackend } from './storage/backend.js';
 import { openPostgresBackend } from './storage/postgres/backend.js';
 import { openSqliteBackend } from './storage/sqlite/backend.js';
+import { walLimits } from './storage/sqlite/wal.js';
 import type { TenantStore } from './storage/types.js';
 
 export interface Services {
@@ -46,7 +47,7 @@ export async function openBackend(config: Config): Promise<StorageBackend> {
       throw new StorageNotAvailable(`cannot open the PostgreSQL database: ${(e as Error).message}`);
     }
   }
-  return openSqliteBackend(config.dataDir, { readWorkers: config.readWorkers, queryBudgetMs: config.queryBudgetMs });
+  return openSqliteBackend(config.dataDir, { readWorkers: config.readWorkers, queryBudgetMs: config.queryBudgetMs, wal: walLimits(config.walLimitBytes) });
 }
 
 /**

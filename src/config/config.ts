@@ -48,9 +48,14 @@ export interface Config {
   queryBudgetMs: number;
   /**
    * SQLite: worker threads running read queries under that budget (`SMART_SANDBOX_READ_WORKERS`,
-   * default 2). 0 runs them on the event loop, without a budget.
+   * default 1). 0 runs them on the event loop, without a budget.
    */
   readWorkers: number;
+  /**
+   * SQLite (issue 17): size in bytes past which the write-ahead log is checkpointed with TRUNCATE
+   * (`SMART_SANDBOX_WAL_LIMIT`, default 64 MiB); `journal_size_limit` is a quarter of it.
+   */
+  walLimitBytes: number;
 }
 
 export class ConfigError extends Error {}
@@ -71,6 +76,7 @@ export interface ConfigInput {
   bulkRunner?: string;
   queryBudgetMs?: string | number;
   readWorkers?: string | number;
+  walLimitBytes?: string | number;
 }
 
 /** Environment variables that map onto config fields (architecture §4). */
@@ -90,6 +96,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
     bulkRunner: env.SMART_SANDBOX_BULK_RUNNER,
     queryBudgetMs: env.SMART_SANDBOX_QUERY_BUDGET_MS,
     readWorkers: env.SMART_SANDBOX_READ_WORKERS,
+    walLimitBytes: env.SMART_SANDBOX_WAL_LIMIT,
   };
 }
 
@@ -147,6 +154,7 @@ export function resolveConfig(...inputs: ConfigInput[]): Config {
     role,
     demo: (pick('demo') as boolean | undefined) ?? true,
     bodyLimit: int('body-limit', pick('bodyLimit'), 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    walLimitBytes: int('wal-limit', pick('walLimitBytes'), 64 * 1024 * 1024, 1024 * 1024, 64 * 1024 * 1024 * 1024),
     trustProxy: (pick('trustProxy') as boolean | undefined) ?? false,
     logLevel,
     queryBudgetMs: int('query-budget-ms', pick('queryBudgetMs'), 250, 1, 600_000),

@@ -30,6 +30,8 @@ export interface StorageBackend {
   personas(fhir: FhirDirectory): PersonaStore;
   /** Resolves when the database answers (health checks). */
   ping(): Promise<void>;
+  /** Figures for `/readyz` beyond "the database answers" (SQLite: the WAL's size and bound). */
+  health?(): Record<string, unknown>;
   close(): Promise<void>;
 }
 

@@ -13,10 +13,13 @@ import { SqlitePersonaStore } from './persona-store.js';
 import { SqliteReadPool } from './read-pool.js';
 import { SqliteSmartContextStore } from './smart-context-store.js';
 import { SqliteTenantStore } from './tenant-store.js';
+import { WalMonitor, walLimits, type WalLimits } from './wal.js';
 
-/** The SQLite connection of a backend, or undefined on PostgreSQL (SQLite-only upkeep: WAL checkpoints). */
-export function sqliteOf(backend: StorageBackend): Sqlite | undefined {
-  return backend.kind === 'sqlite' ? (backend as StorageBackend & { db: Sqlite }).db : undefined;
+export type SqliteBackend = StorageBackend & { db: Sqlite; wal: WalMonitor };
+
+/** The SQLite connection of a backend and its WAL, or undefined on PostgreSQL (SQLite-only upkeep: WAL checkpoints). */
+export function sqliteOf(backend: StorageBackend): SqliteBackend | undefined {
+  return backend.kind === 'sqlite' ? (backend as SqliteBackend) : undefined;
 }
 
 export interface SqliteBackendOptions {
@@ -24,18 +27,26 @@ export interface SqliteBackendOptions {
   readWorkers?: number;
   /** Time budget of one read query in milliseconds. */
   queryBudgetMs?: number;
+  /** Bounds of the write-ahead log (issue 17). */
+  wal?: WalLimits;
 }
 
-export function sqliteBackend(db: Sqlite, opts: SqliteBackendOptions = {}): StorageBackend & { db: Sqlite } {
+export function sqliteBackend(db: Sqlite, opts: SqliteBackendOptions = {}): SqliteBackend {
   const audit = new SqliteAuditLog(db);
+  const wal = new WalMonitor(db, opts.wal ?? walLimits());
   // An in-memory database cannot be shared with another thread.
   const reads = opts.readWorkers && !db.memory ? new SqliteReadPool(db.name, { size: opts.readWorkers, budgetMs: opts.queryBudgetMs ?? 250 }) : undefined;
+  const resources = new SqliteResourceStore(db, reads);
+  // The resource store is where bulk writes happen (import, sample data, transactions): it checks the
+  // WAL's bound after each committed write set (a stat; a checkpoint only past the bound).
+  resources.afterCommit = () => wal.afterCommit();
   return {
     kind: 'sqlite',
     db,
+    wal,
     tenants: new SqliteTenantStore(db),
     launches: new SqliteLaunchStore(db),
-    resources: new SqliteResourceStore(db, reads),
+    resources,
     audit,
     scenarios: new SqliteScenarioStore(db),
     oidc: new OidcPayloadTable(db),
@@ -47,6 +58,7 @@ export function sqliteBackend(db: Sqlite, opts: SqliteBackendOptions = {}): Stor
     async ping() {
       db.prepare('SELECT 1').get();
     },
+    health: () => ({ wal: wal.status() }),
     async close() {
       await reads?.close();
       await audit.close();
@@ -55,6 +67,7 @@ export function sqliteBackend(db: Sqlite, opts: SqliteBackendOptions = {}): Stor
   };
 }
 
-export function openSqliteBackend(dataDir: string, opts: SqliteBackendOptions = {}): StorageBackend & { db: Sqlite } {
-  return sqliteBackend(openSqlite(dataDir), opts);
+export function openSqliteBackend(dataDir: string, opts: SqliteBackendOptions = {}): SqliteBackend {
+  const limits = opts.wal ?? walLimits();
+  return sqliteBackend(openSqlite(dataDir, { wal: limits }), { ...opts, wal: limits });
 }

@@ -27,6 +27,8 @@ export class SqliteResourceStore implements ResourceStore {
   private readonly s: Record<string, Database.Statement>;
   private readonly pids = new Map<string, number>();
   private readonly stmtCache = new Map<string, Database.Statement>();
+  /** Called after each committed top-level write (the backend's WAL bound, wal.ts). */
+  afterCommit: () => void = () => {};
 
   /**
    * @param reads worker-thread connections with a time budget for searches and history (the server);
@@ -73,7 +75,9 @@ export class SqliteResourceStore implements ResourceStore {
   /** One synchronous transaction (never spans an await); a nested call is a SAVEPOINT. */
   private tx<T>(fn: () => T): T {
     if (this.db.inTransaction) return this.db.transaction(fn)();
-    return this.db.transaction(fn).immediate();
+    const out = this.db.transaction(fn).immediate();
+    this.afterCommit();
+    return out;
   }
 
   async read(tenant: number, type: string, id: string): Promise<StoredResource | undefined> {
