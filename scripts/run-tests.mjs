@@ -28,8 +28,9 @@ if (chosen.length === 0) {
 // and the tests of the budget itself set their own.
 const env = { ...process.env, SMART_SANDBOX_QUERY_BUDGET_MS: process.env.SMART_SANDBOX_QUERY_BUDGET_MS ?? '5000' };
 // Tests that measure latency under full load run after the others, alone: a concurrent test file
-// would measure the other file's load, not the server's (the 60 s WAL test, issue 17).
-const ALONE = [path.join('storage', 'wal-bound.test.js')];
+// would measure the other file's load, not the server's (the 60 s WAL test, issue 17; the query budget's
+// /healthz latency, issue 12).
+const ALONE = [path.join('storage', 'wal-bound.test.js'), path.join('e2e', 'query-budget.test.js')];
 const alone = chosen.filter((f) => ALONE.some((a) => f.endsWith(a)));
 const together = chosen.filter((f) => !alone.includes(f));
 let status = 0;

@@ -30,10 +30,15 @@ describe('SQLite read pool with a time budget', () => {
   const dir = tempDir('ss-readpool-');
   let db: Sqlite;
   let pool: SqliteReadPool;
+  /** How long SLOW holds the thread that runs it (measured on the test's own connection). */
+  let slowMs = 0;
   before(() => {
     db = openSqlite(dir.dir);
     db.exec("CREATE TABLE t (a INTEGER, b TEXT); INSERT INTO t VALUES (1, 'one'), (2, 'two')");
-    pool = new SqliteReadPool(db.name, { size: 2, budgetMs: 100, maxAbandoned: 1, queueMs: 400 });
+    const t = performance.now();
+    db.prepare(SLOW).get();
+    slowMs = performance.now() - t;
+    pool = new SqliteReadPool(db.name, { size: 2, budgetMs: 100, maxAbandoned: 1 });
   });
   after(async () => {
     await pool.close();
@@ -53,17 +58,21 @@ describe('SQLite read pool with a time budget', () => {
     const err = (result as PromiseRejectedResult).reason;
     assert.ok(err instanceof QueryBudgetExceeded, String(err));
     assert.equal(err.busy, false);
-    // The loop was never held for the query's seconds of work.
-    assert.ok(gap < 100, `event loop held for ${gap.toFixed(0)} ms`);
+    // The loop was never held for the query's work (which holds a thread for slowMs).
+    assert.ok(slowMs > 400, `the slow query took only ${slowMs.toFixed(0)} ms`);
+    assert.ok(gap < slowMs / 2, `event loop held for ${gap.toFixed(0)} ms; the query holds a thread for ${slowMs.toFixed(0)} ms`);
     // The pool replaced the abandoned worker: ordinary reads go on.
     assert.deepEqual(await pool.all('SELECT count(*) AS n FROM t', []), [{ n: 3 }]);
   });
 
   test('abandoned workers are bounded: beyond the limit queries fail as busy instead of piling up threads', async () => {
-    const results = await Promise.allSettled([pool.all(SLOW, []), pool.all(SLOW, []), pool.all(SLOW, []), pool.all(SLOW, [])]);
+    // A short wait for a free connection, so that the queries past the limit fail quickly.
+    const busyPool = new SqliteReadPool(db.name, { size: 2, budgetMs: 100, maxAbandoned: 1, queueMs: 400 });
+    const results = await Promise.allSettled([busyPool.all(SLOW, []), busyPool.all(SLOW, []), busyPool.all(SLOW, []), busyPool.all(SLOW, [])]);
+    await busyPool.close();
     const reasons = results.map((r) => (r as PromiseRejectedResult).reason as QueryBudgetExceeded);
     assert.ok(reasons.every((e) => e instanceof QueryBudgetExceeded));
-    // size 2 + 1 abandoned (still running from the test before, or from this one): some never started.
+    // size 2 + 1 abandoned: some never started.
     assert.ok(reasons.some((e) => e.busy), 'some queries found no free connection');
   });
 
