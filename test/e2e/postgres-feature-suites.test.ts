@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { postgresSkip } from '../helpers/postgres.js';
 
-const SUITES = ['bulk/export', 'bulk/negative', 'bulk/backend-group', 'launch/simulated-errors'];
+const SUITES = ['bulk/export', 'bulk/negative', 'bulk/backend-group', 'bulk/ownership', 'launch/simulated-errors'];
 const testRoot = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 describe('bulk export and simulated errors on PostgreSQL', { skip: await postgresSkip() }, () => {
