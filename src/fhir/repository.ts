@@ -329,6 +329,20 @@ export class FhirRepository {
     return false;
   }
 
+  /**
+   * `$validate` in mode update or delete (validate-operation.ts): the current version that interaction
+   * would act on, under the same scopes and visibility, and the same 404 for an id that is absent,
+   * deleted or outside the grant.
+   */
+  async writableCurrent(type: string, id: string, op: 'u' | 'd'): Promise<StoredResource> {
+    this.requireWritableType(type);
+    this.requireId(id);
+    this.policy.constraint(type, op);
+    const cur = await this.current(type, id);
+    if (!cur || cur.deleted || !(await this.visible(type, cur, op))) throw notFound(NOT_FOUND);
+    return cur;
+  }
+
   // ---------------------------------------------------------------- write
 
   private checkBody(type: string, body: unknown): Record<string, any> {

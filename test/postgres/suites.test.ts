@@ -13,7 +13,7 @@ import { postgresSkip } from '../helpers/postgres.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SUITES: Record<string, string[]> = {
-  fhir: ['access', 'bundle', 'compartment-edges', 'rest', 'search', 'search-more', 'search-semantics', 'validation'],
+  fhir: ['access', 'bundle', 'compartment-edges', 'rest', 'search', 'search-more', 'search-semantics', 'validate-operation', 'validation'],
   auth: ['authorize', 'backend', 'ehr-launch', 'token', 'verifier-discovery'],
   console: ['access', 'api', 'pages'],
 };
