@@ -15,7 +15,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { badRequest, conflict, FhirError, forbidden, gone, notFound, preconditionFailed } from '../errors/errors.js';
 import type { AccessPolicy, Constraint } from './access/policy.js';
 import type { Perm } from './access/scopes.js';
-import { subsetGroup } from './access/group-subset.js';
+import { checkMemberSearch, subsetGroup } from './access/group-subset.js';
 import { AUDIT_TYPE, auditWriteRefused } from './audit-events.js';
 import { ID_PATTERN, inPatientCompartment, isResourceType, resourceTypes } from './definitions.js';
 import { compartmentsOf, indexResource } from './indexer.js';
@@ -560,6 +560,7 @@ export class FhirRepository {
       permitted = types.filter((t) => this.policy.tryConstraint(t, 's') !== undefined);
       if (permitted.length === 0) throw forbidden('the granted scopes allow searching none of these resource types');
     }
+    checkMemberSearch(params, this.policy.groupMemberView('s'), this.baseUrl);
     const req = parseSearch(this.parseContext(), permitted, params);
     if (opts.count !== undefined) req.count = opts.count;
     if (req.unknown.length && opts.strict) {

@@ -1,7 +1,8 @@
 /**
  * Issue 12: no leaks through the edges of the compartment.
  * - A Group read, searched, included, in history or in $everything under a patient-confined grant
- *   lists only that patient's member entry, tagged SUBSETTED; a patch of such a Group is refused.
+ *   lists only that patient's member entry, tagged SUBSETTED; a patch of such a Group is refused, and
+ *   a `member` search may name the own patient only (no probing of the hidden members).
  * - No existence oracle: under a confined grant, update (plain, If-Match, conditional, in a
  *   transaction) of an id that exists outside the compartment answers exactly as an id that does not
  *   exist — 404 "resource not found" (update-as-create is refused for confined grants).
@@ -94,6 +95,28 @@ describe('compartment edges', () => {
     assert.equal(batch.statusCode, 200, batch.body);
     noB(batch.body);
     assertSubset(batch.json().entry[0].resource);
+  });
+
+  test('Group member searches cannot probe the hidden members: only the own patient may be named', async () => {
+    const refused = ['Group?member=Patient/PID', 'Group?member:Patient=PID', 'Group?member=PID', `Group?member=Patient/${A},Patient/PID`, 'Group?member.name=PID', 'Group?member:Patient.name=PID'];
+    for (const url of refused) {
+      const inGroup = await call(h, { url: url.replaceAll('PID', B), token: pat });
+      const nowhere = await call(h, { url: url.replaceAll('PID', 'nobody'), token: pat });
+      assert.equal(inGroup.statusCode, 403, `${url}: ${inGroup.body}`);
+      assert.equal(inGroup.body.replaceAll(B, 'X'), nowhere.body.replaceAll('nobody', 'X'), url);
+    }
+    for (const url of [`Group?member=Patient/${A}`, `Group?member:Patient=${A}`, `Group?member=${A}`, 'Group?member:missing=false']) {
+      const r = await call(h, { url, token: pat });
+      assert.equal(r.statusCode, 200, `${url}: ${r.body}`);
+      assert.deepEqual(
+        r.json().entry.map((e: any) => e.resource.id),
+        ['cohort'],
+        url,
+      );
+    }
+    // A system grant searches members freely.
+    const sys = await call(h, { url: `Group?member=Patient/${B}`, token: admin });
+    assert.equal(sys.json().total, 1);
   });
 
   test('a patch of a subsetted Group is refused (a JSON Patch `test` would probe the hidden members)', async () => {
