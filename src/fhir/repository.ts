@@ -343,6 +343,28 @@ export class FhirRepository {
     return cur;
   }
 
+  /**
+   * `$validate` mode create: the grant's refusal of this resource as a new version — the compartment
+   * rule of writeGuard (patient-confined grants write their patient's compartment only) — or
+   * undefined when it would pass. A scope's query restriction is evaluated only on a real write.
+   */
+  async createRefusal(type: string, resource: Resource): Promise<string | undefined> {
+    const c = this.policy.constraint(type, 'c');
+    let compartments: string[];
+    try {
+      compartments = indexResource(resource).compartments;
+    } catch {
+      return undefined; // not indexable: the validation issues already say why
+    }
+    try {
+      await this.writeGuard(type, compartments, c);
+      return undefined;
+    } catch (e) {
+      if (e instanceof FhirError) return e.message;
+      throw e;
+    }
+  }
+
   // ---------------------------------------------------------------- write
 
   private checkBody(type: string, body: unknown): Record<string, any> {

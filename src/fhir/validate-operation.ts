@@ -7,7 +7,8 @@
  *
  * The resource is checked against base R4 exactly as a write is (validation.ts), and against every
  * StructureDefinition stored in the sandbox that it claims in `meta.profile` or that `profile` names.
- * `mode` adds what the interaction would check: `create` the create scope; `update` and `delete` an
+ * `mode` adds what the interaction would check: `create` the create scope and the grant's compartment
+ * rule for the new resource (an `error` issue when it would be refused); `update` and `delete` an
  * existing resource the grant may update/delete (the same 404 as the interaction, so `$validate` is no
  * existence oracle either); `update` also that the ids agree.
  */
@@ -149,6 +150,10 @@ export async function validateOperation(repo: FhirRepository, type: string, id: 
     issues.push({ severity: 'error', code: 'invalid', diagnostics: `the resource id ${JSON.stringify(resource.id ?? null)} does not match the URL id ${id}`, expression: [`${type}.id`] });
   }
   issues.push(...validationIssues(resource));
+  if (mode === 'create' && !issues.some((i) => i.severity === 'error' || i.severity === 'fatal')) {
+    const refusal = await repo.createRefusal(type, resource);
+    if (refusal) issues.push({ severity: 'error', code: 'forbidden', diagnostics: `a create would be refused: ${refusal}` });
+  }
   const claimed = Array.isArray(resource.meta?.profile) ? resource.meta.profile.filter((p): p is string => typeof p === 'string') : [];
   const profiles = [...new Set([...(req.profile ? [req.profile] : []), ...claimed])].filter((p) => p !== `${BASE_PROFILE}${type}`);
   for (const [i, url] of profiles.entries()) {

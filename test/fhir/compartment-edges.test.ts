@@ -172,6 +172,19 @@ describe('compartment edges', () => {
     assert.equal(stale.statusCode, 412, stale.body);
     const created = await call(h, { method: 'POST', url: 'Observation', token: pat, body: observation('ignored', A) });
     assert.equal(created.statusCode, 201, created.body);
+    // A conditional update that matches nothing and carries no id creates (server id), in a transaction too.
+    const fresh = observation('unused', A, 'cond-new');
+    delete (fresh as any).id;
+    const cu = await call(h, { method: 'PUT', url: 'Observation?code=cond-new', token: pat, body: fresh });
+    assert.equal(cu.statusCode, 201, cu.body);
+    const txCreate = await call(h, {
+      method: 'POST',
+      url: '',
+      token: pat,
+      body: { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: { ...fresh, code: { text: 'tx-cond-new' } }, request: { method: 'PUT', url: 'Observation?code:text=tx-cond-new' } }] },
+    });
+    assert.equal(txCreate.statusCode, 200, txCreate.body);
+    assert.match(txCreate.json().entry[0].response.status, /^201/);
     // A system grant keeps update-as-create.
     const sys = await call(h, { method: 'PUT', url: 'Observation/made-by-system', token: admin, body: observation('made-by-system', B) });
     assert.equal(sys.statusCode, 201, sys.body);

@@ -144,6 +144,21 @@ describe('$validate', () => {
     }
   });
 
+  test('mode create under a patient-confined grant reports a resource outside the compartment', async () => {
+    const pat = h.token('patient/*.cruds', { patient: 'va' });
+    const own = await validate('Observation/$validate?mode=create', observation('n1', 'va'), pat);
+    assert.equal(own.statusCode, 200);
+    assert.deepEqual(errors(own), []);
+    const other = await validate('Observation/$validate?mode=create', observation('n2', 'vb'), pat);
+    assert.equal(other.statusCode, 200);
+    assert.ok(
+      errors(other).some((i) => i.code === 'forbidden' && /compartment/.test(i.diagnostics)),
+      JSON.stringify(issues(other)),
+    );
+    // Without mode, only the content is checked.
+    assert.deepEqual(errors(await validate('Observation/$validate', observation('n3', 'vb'), pat)), []);
+  });
+
   test('malformed requests are 4xx OperationOutcomes', async () => {
     const cases: Array<[string, unknown, number]> = [
       ['Patient/$validate', [1, 2], 400],
