@@ -31,7 +31,7 @@ describe('bulk export and simulated errors on PostgreSQL', { skip: await postgre
     const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=dot', ...files], {
       encoding: 'utf8',
       env: childTestEnv(),
-      timeout: 300_000,
+      timeout: 900_000, // about 270 s on a loaded 2-core machine
     });
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`.slice(-8000));
   });

@@ -36,7 +36,7 @@ describe('suites on PostgreSQL', { skip: await postgresSkip() }, () => {
       const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=dot', ...files], {
         encoding: 'utf8',
         env: childTestEnv(),
-        timeout: 300_000,
+        timeout: 600_000,
       });
       assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`.slice(-8000));
     });
