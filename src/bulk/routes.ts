@@ -6,7 +6,7 @@
  *   GET|DELETE {iss}/$export-status/{job}                                       status / manifest / cancel
  *   GET {iss}/$export-file/{job}/{file}                                         NDJSON output (requiresAccessToken)
  *
- * Status and file URLs answer only a token of the client (and sandbox generation) that kicked the
+ * Status and file URLs answer only a token of the client and user (and sandbox generation) that kicked the
  * export off; any other valid token gets 404, exactly as for an unknown job. Not served on `/open`:
  * an export belongs to an authenticated client.
  */

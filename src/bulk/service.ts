@@ -21,7 +21,7 @@ import type { Sandbox, TenantStore } from '../storage/types.js';
 import { ExportCancelled, exportTypes, groupMembers } from './export.js';
 import { executeJob, jobDir } from './job.js';
 import { type ExportLevel, type KickoffInput, parseKickoff } from './request.js';
-import type { BulkJob, BulkJobStore } from './store.js';
+import { type BulkJob, type BulkJobStore, jobOwner } from './store.js';
 
 /** A job interrupted this many times (restarts, crashed workers) fails instead of running again. */
 export const MAX_ATTEMPTS = 3;
@@ -104,6 +104,7 @@ export class BulkService {
       id,
       tenant: a.sandbox.key,
       clientId: a.grant.clientId,
+      owner: jobOwner(a.grant),
       requestUrl: a.requestUrl,
       request: req,
       grant: a.grant,
@@ -112,7 +113,13 @@ export class BulkService {
     if (!created.created) {
       throw new FhirError(
         429,
-        [{ severity: 'error', code: 'throttled', diagnostics: 'this client already has an export in progress; wait for it to finish or cancel it (DELETE its status URL)' }],
+        [
+          {
+            severity: 'error',
+            code: 'throttled',
+            diagnostics: 'you already have an export in progress with this client; wait for it to finish or cancel it (DELETE its status URL)',
+          },
+        ],
         { 'retry-after': String(RETRY_AFTER_SECONDS) },
       );
     }
@@ -123,12 +130,14 @@ export class BulkService {
   // ---------------------------------------------------------------- status, cancel, files
 
   /**
-   * The job, if it belongs to this sandbox generation and to the token's client; otherwise 404 —
-   * the same answer as for an unknown job, so a foreign token learns nothing.
+   * The job, if it belongs to this sandbox generation, to the token's client and to the token's user
+   * (or, for client_credentials, to the system client itself — jobOwner); otherwise 404, the same
+   * answer as for an unknown job, so a foreign token (another user of the same public app included)
+   * learns nothing.
    */
   async ownJob(sandbox: Sandbox, grant: TokenGrant, jobId: string): Promise<BulkJob> {
     const job = /^[A-Za-z0-9_-]{16,64}$/.test(jobId) ? await this.jobs.get(sandbox.key, jobId) : undefined;
-    if (!job || job.clientId !== grant.clientId) throw notFound('unknown export job');
+    if (!job || job.clientId !== grant.clientId || job.owner !== jobOwner(grant)) throw notFound('unknown export job');
     return job;
   }
 

@@ -1,7 +1,7 @@
 /**
- * Bulk export jobs: the store interface and its SQLite implementation (migration 0007; the PostgreSQL
- * one is src/storage/postgres/bulk-store.ts, migration 7 there). Every query names the tenant, except
- * the start-up and sweeper scans, which act on whole rows by id.
+ * Bulk export jobs: the store interface and its SQLite implementation (migrations 0007 and 0009; the
+ * PostgreSQL one is src/storage/postgres/bulk-store.ts, migrations 7 and 9 there). Every query names
+ * the tenant, except the start-up and sweeper scans, which act on whole rows by id.
  */
 import type { TokenGrant } from '../fhir/access/types.js';
 import type { Sqlite } from '../storage/sqlite/open.js';
@@ -16,10 +16,21 @@ export interface OutputFile {
   count: number;
 }
 
+/**
+ * Who started a job, besides its client: the persona (`user:{sub}`) of a user-facing token, or
+ * `client` for a client_credentials token (the system client itself). Two users of one public app
+ * are two owners; status, files, cancel and the one-active-job limit go by client AND owner.
+ */
+export function jobOwner(grant: Pick<TokenGrant, 'sub'>): string {
+  return grant.sub !== undefined ? `user:${grant.sub}` : 'client';
+}
+
 export interface BulkJob {
   id: string;
   tenant: number;
   clientId: string;
+  /** jobOwner() of the kick-off token. */
+  owner: string;
   status: JobStatus;
   /** The kick-off URL as the client sent it (the manifest's `request`). */
   requestUrl: string;
@@ -42,6 +53,7 @@ export interface Row {
   id: string;
   tenant: number;
   client_id: string;
+  owner: string;
   status: JobStatus;
   request_url: string;
   request_json: string;
@@ -62,6 +74,7 @@ export function toJob(r: Row): BulkJob {
     id: r.id,
     tenant: r.tenant,
     clientId: r.client_id,
+    owner: r.owner,
     status: r.status,
     requestUrl: r.request_url,
     request: JSON.parse(r.request_json) as ExportRequest,
@@ -82,6 +95,7 @@ export interface NewJob {
   id: string;
   tenant: number;
   clientId: string;
+  owner: string;
   requestUrl: string;
   request: ExportRequest;
   grant: TokenGrant;
@@ -92,9 +106,9 @@ export type CreateResult = { created: true } | { created: false; activeId: strin
 
 export interface BulkJobStore {
   /**
-   * Inserts a queued job unless the client already has an active one (one at a time, IG 2.0 leaves
-   * the limit to the server); returns the active job's id when refused. Atomic: two concurrent
-   * kick-offs cannot both pass.
+   * Inserts a queued job unless the client and owner already have an active one (one at a time, IG
+   * 2.0 leaves the limit to the server); returns the active job's id when refused. Atomic: two
+   * concurrent kick-offs cannot both pass.
    */
   createUnlessActive(j: NewJob): Promise<CreateResult>;
   get(tenant: number, id: string): Promise<BulkJob | undefined>;
@@ -121,10 +135,10 @@ export class SqliteBulkJobStore implements BulkJobStore {
 
   constructor(private readonly db: Sqlite) {
     this.s = {
-      active: db.prepare("SELECT id FROM bulk_job WHERE tenant = ? AND client_id = ? AND status IN ('queued', 'running') LIMIT 1"),
+      active: db.prepare("SELECT id FROM bulk_job WHERE tenant = ? AND client_id = ? AND owner = ? AND status IN ('queued', 'running') LIMIT 1"),
       insert: db.prepare(
-        `INSERT INTO bulk_job (id, tenant, client_id, status, request_url, request_json, grant_json, transaction_time, created_at)
-         VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?)`,
+        `INSERT INTO bulk_job (id, tenant, client_id, owner, status, request_url, request_json, grant_json, transaction_time, created_at)
+         VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)`,
       ),
       get: db.prepare('SELECT * FROM bulk_job WHERE tenant = ? AND id = ?'),
       byId: db.prepare('SELECT * FROM bulk_job WHERE id = ?'),
@@ -143,15 +157,15 @@ export class SqliteBulkJobStore implements BulkJobStore {
   }
 
   /**
-   * Inserts a queued job unless the client already has an active one (one at a time, IG 2.0 leaves
-   * the limit to the server); returns the active job's id when refused. Check and insert are one
-   * transaction, so two concurrent kick-offs cannot both pass.
+   * Inserts a queued job unless the client and owner already have an active one; returns the active
+   * job's id when refused. Check and insert are one transaction, so two concurrent kick-offs cannot
+   * both pass.
    */
   async createUnlessActive(j: NewJob): Promise<CreateResult> {
     return this.db.transaction(() => {
-      const active = this.s.active.get(j.tenant, j.clientId) as { id: string } | undefined;
+      const active = this.s.active.get(j.tenant, j.clientId, j.owner) as { id: string } | undefined;
       if (active) return { created: false as const, activeId: active.id };
-      this.s.insert.run(j.id, j.tenant, j.clientId, j.requestUrl, JSON.stringify(j.request), JSON.stringify(j.grant), j.transactionTime, Date.now());
+      this.s.insert.run(j.id, j.tenant, j.clientId, j.owner, j.requestUrl, JSON.stringify(j.request), JSON.stringify(j.grant), j.transactionTime, Date.now());
       return { created: true as const };
     })();
   }

@@ -29,6 +29,8 @@ interface Planned {
   id?: string;
   /** Conditional create that matched an existing resource. */
   existing?: string;
+  /** Conditional update that matched nothing and carries no id: a create under the server-assigned `id`. */
+  createAs?: boolean;
 }
 
 const ORDER: Record<Planned['method'], number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
@@ -118,6 +120,7 @@ async function resolveTransaction(repo: FhirRepository, bundle: Record<string, a
         const found = (await repo.search([type], [...new URLSearchParams(p.query)], { strict: true, count: 2 })).matches;
         if (found.length > 1) throw preconditionFailed('the conditional update criteria matched more than one resource');
         p.id = found[0]?.id ?? (typeof p.resource?.id === 'string' ? p.resource.id : randomUUID());
+        p.createAs = found.length === 0 && typeof p.resource?.id !== 'string';
       } else if (p.method === 'PUT' && p.path.length === 2) {
         p.id = p.path[1];
       }
@@ -187,6 +190,11 @@ async function apply(repo: FhirRepository, p: Planned, handleGet: GetHandler, ws
       break;
     case 'PUT':
       if (p.path.length === 1 && p.query) {
+        if (p.createAs) {
+          // R4 §3.1.0.4.3: no match and no id — the server creates (its id, not update-as-create).
+          const r = await repo.create(type, p.resource, { id: p.id }, ws);
+          return { status: r.status, stored: r.stored };
+        }
         if (p.id) {
           const r = await repo.update(type, p.id, { ...p.resource, id: p.id }, { ifMatch: p.ifMatch }, ws);
           return { status: r.status, stored: r.stored };

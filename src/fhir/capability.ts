@@ -62,8 +62,10 @@ function resourceEntry(type: string, revIncludes: Map<string, string[]>): Record
       type: p.type,
     })),
   };
+  // R4 Resource-validate (validate-operation.ts): type and instance level on every stored type.
+  entry.operation = [{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' }];
   if (type === 'Patient') {
-    entry.operation = [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }];
+    (entry.operation as unknown[]).push({ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' });
   }
   return entry;
 }

@@ -15,6 +15,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { badRequest, conflict, FhirError, forbidden, gone, notFound, preconditionFailed } from '../errors/errors.js';
 import type { AccessPolicy, Constraint } from './access/policy.js';
 import type { Perm } from '../smart/scopes.js';
+import { checkMemberSearch, subsetGroup } from './access/group-subset.js';
 import { AUDIT_TYPE, auditWriteRefused } from './audit-events.js';
 import { ID_PATTERN, inPatientCompartment, isResourceType, resourceTypes } from './definitions.js';
 import { compartmentsOf, indexResource } from './indexer.js';
@@ -64,6 +65,7 @@ export interface SearchResult {
 }
 
 const NOT_FOUND = 'resource not found';
+const NOT_FOUND_NO_UPDATE_CREATE = 'resource not found; under patient-confined or query-restricted scopes, PUT updates existing resources only: create new ones with POST';
 
 /**
  * The planned writes of one request; a transaction Bundle gathers every entry's writes in one set.
@@ -273,13 +275,33 @@ export class FhirRepository {
 
   // ---------------------------------------------------------------- read
 
+  /**
+   * Resource JSON as this request may see it: a Group under a patient-confined grant keeps only
+   * that patient's member entries (access/group-subset.ts). Every path that returns stored content
+   * (read, vread, search matches and includes, history, $everything, bulk export) goes through it.
+   */
+  private shape(type: string, content: string, op: 'r' | 's'): string {
+    return type === 'Group' ? subsetGroup(content, this.policy.groupMemberView(op)) : content;
+  }
+
+  private shapeStored(row: StoredResource, op: 'r' | 's'): StoredResource {
+    if (row.content === null) return row;
+    const content = this.shape(row.type, row.content, op);
+    return content === row.content ? row : { ...row, content };
+  }
+
+  private shapeRow(row: Row): Row {
+    const content = this.shape(row.rtype, row.content, 's');
+    return content === row.content ? row : { ...row, content };
+  }
+
   async read(type: string, id: string, ws?: WriteSet): Promise<StoredResource> {
     this.requireType(type);
     this.policy.constraint(type, 'r');
     const row = await this.current(type, id, ws);
     if (!row || !(await this.visible(type, row, 'r'))) throw notFound(NOT_FOUND);
     if (row.deleted) throw gone('resource deleted');
-    return row;
+    return this.shapeStored(row, 'r');
   }
 
   async vread(type: string, id: string, vid: string): Promise<StoredResource> {
@@ -291,7 +313,7 @@ export class FhirRepository {
     if (!row) throw notFound(NOT_FOUND);
     if (!(await this.versionVisible(type, row, c))) throw notFound(NOT_FOUND);
     if (row.deleted) throw gone('this version is a deletion');
-    return row;
+    return this.shapeStored(row, 'r');
   }
 
   /** A past version may have belonged to another compartment: check its own content. */
@@ -305,6 +327,42 @@ export class FhirRepository {
       if (comps.includes(a.patient)) return true;
     }
     return false;
+  }
+
+  /**
+   * `$validate` in mode update or delete (validate-operation.ts): the current version that interaction
+   * would act on, under the same scopes and visibility, and the same 404 for an id that is absent,
+   * deleted or outside the grant.
+   */
+  async writableCurrent(type: string, id: string, op: 'u' | 'd'): Promise<StoredResource> {
+    this.requireWritableType(type);
+    this.requireId(id);
+    this.policy.constraint(type, op);
+    const cur = await this.current(type, id);
+    if (!cur || cur.deleted || !(await this.visible(type, cur, op))) throw notFound(NOT_FOUND);
+    return cur;
+  }
+
+  /**
+   * `$validate` mode create: the grant's refusal of this resource as a new version — the compartment
+   * rule of writeGuard (patient-confined grants write their patient's compartment only) — or
+   * undefined when it would pass. A scope's query restriction is evaluated only on a real write.
+   */
+  async createRefusal(type: string, resource: Resource): Promise<string | undefined> {
+    const c = this.policy.constraint(type, 'c');
+    let compartments: string[];
+    try {
+      compartments = indexResource(resource).compartments;
+    } catch {
+      return undefined; // not indexable: the validation issues already say why
+    }
+    try {
+      await this.writeGuard(type, compartments, c);
+      return undefined;
+    } catch (e) {
+      if (e instanceof FhirError) return e.message;
+      throw e;
+    }
   }
 
   // ---------------------------------------------------------------- write
@@ -388,6 +446,7 @@ export class FhirRepository {
     const r = this.checkBody(type, body);
     if (r.id === undefined) throw badRequest('the resource must carry its id for an update', ['id']);
     if (r.id !== id) throw badRequest(`the resource id ${JSON.stringify(r.id)} does not match the URL id`, ['id']);
+    if (this.confinedWrites(type)) return this.confinedUpdate(type, id, r, opts, ws);
     return this.inSet(ws, async (set) => {
       const cur = await this.current(type, id, set);
       const key = WriteSet.key(type, id);
@@ -400,6 +459,32 @@ export class FhirRepository {
       const c = this.policy.constraint(type, 'c');
       this.checkIfMatch(undefined, opts.ifMatch, set, key);
       return { status: 201, stored: await this.write(set, type, id, r, 'PUT', c) };
+    });
+  }
+
+  /**
+   * Is create or update of `type` confined for this grant (patient/ scopes, a Patient persona's user/
+   * scopes, a scope's query restriction)? Such a grant cannot see every existing id, so update-as-create
+   * would be an existence oracle: `PUT Observation/x` creating (201) where x is free, and 404 where x
+   * belongs to another patient.
+   */
+  private confinedWrites(type: string): boolean {
+    return [this.policy.tryConstraint(type, 'u'), this.policy.tryConstraint(type, 'c')].some((c) => c !== undefined && c !== 'all');
+  }
+
+  /**
+   * Update under a confined grant (README "FHIR API": no update-as-create for confined grants). The
+   * answer never depends on whether an id exists outside what the grant sees: scopes are checked
+   * first, then an id that is absent, deleted or outside the grant is 404 "resource not found" —
+   * before If-Match is looked at — exactly like a read of it. Only a visible current version is updated.
+   */
+  private confinedUpdate(type: string, id: string, r: Record<string, any>, opts: { ifMatch?: string }, ws?: WriteSet): Promise<WriteOutcome> {
+    const c = this.policy.constraint(type, 'u');
+    return this.inSet(ws, async (set) => {
+      const cur = await this.current(type, id, set);
+      if (!cur || cur.deleted || !(await this.visible(type, cur, 'u'))) throw notFound(NOT_FOUND_NO_UPDATE_CREATE);
+      this.checkIfMatch(cur, opts.ifMatch, set, WriteSet.key(type, id));
+      return { status: 200 as const, stored: await this.write(set, type, id, r, 'PUT', c, cur) };
     });
   }
 
@@ -424,6 +509,11 @@ export class FhirRepository {
       if (!cur || !(await this.visible(type, cur, 'u'))) throw notFound(NOT_FOUND);
       if (cur.deleted) throw gone('resource deleted');
       this.checkIfMatch(cur, opts.ifMatch, set, WriteSet.key(type, id));
+      // A patch runs on the stored JSON, whose other members a subsetted Group hides: a `test` op on
+      // them would reveal their ids (422 or not). Only a Group the grant sees whole may be patched.
+      if (cur.content !== null && this.shape(type, cur.content, 'r') !== cur.content) {
+        throw forbidden('this Group has members outside the patient in context; a patient-confined grant cannot patch it');
+      }
       if (!Array.isArray(ops) || ops.some((o) => !o || typeof o !== 'object' || typeof o.op !== 'string' || typeof o.path !== 'string')) {
         throw badRequest('a JSON Patch body is an array of operations, each with "op" and "path" (RFC 6902)');
       }
@@ -492,6 +582,7 @@ export class FhirRepository {
       permitted = types.filter((t) => this.policy.tryConstraint(t, 's') !== undefined);
       if (permitted.length === 0) throw forbidden('the granted scopes allow searching none of these resource types');
     }
+    checkMemberSearch(params, this.policy.groupMemberView('s'), this.baseUrl);
     const req = parseSearch(this.parseContext(), permitted, params);
     if (opts.count !== undefined) req.count = opts.count;
     if (req.unknown.length && opts.strict) {
@@ -508,7 +599,7 @@ export class FhirRepository {
     const { req, ex } = await this.prepareSearch(types, params, opts);
     const out = await executeSearch(ex, req);
     const warnings = req.unknown.map((u) => `search parameter ignored (unknown or unsupported): ${u}`);
-    return { req, ...out, warnings };
+    return { req, ...out, matches: out.matches.map((r) => this.shapeRow(r)), included: out.included.map((r) => this.shapeRow(r)), warnings };
   }
 
   /** The database's plan for the page query of a search (SQLite `EXPLAIN QUERY PLAN` details, PG `EXPLAIN` lines). */
@@ -612,7 +703,7 @@ export class FhirRepository {
         const url = h.method === 'POST' ? h.type : `${h.type}/${h.id}`;
         entries.push({
           fullUrl: `${this.baseUrl}/${h.type}/${h.id}`,
-          ...(h.content ? { resource: h.content } : {}),
+          ...(h.content ? { resource: this.shape(h.type, h.content, 'r') } : {}),
           request: { method: h.method, url },
           response: {
             status: h.method === 'DELETE' ? '204 No Content' : h.version === 1 ? '201 Created' : '200 OK',
@@ -715,7 +806,7 @@ export class FhirRepository {
     if (offset > 0) links.push({ relation: 'previous', url: this.link(path, echo, count, Math.max(0, offset - count)) });
     return bundleText(
       { type: 'searchset', total, link: links },
-      page.map((r) => ({ fullUrl: `${this.baseUrl}/${r.rtype}/${r.id}`, resource: r.content, search: { mode: 'match' as const } })),
+      page.map((r) => ({ fullUrl: `${this.baseUrl}/${r.rtype}/${r.id}`, resource: this.shapeRow(r).content, search: { mode: 'match' as const } })),
     );
   }
 }

@@ -21,6 +21,7 @@ import { getText, handleGet } from './get.js';
 import { type FhirRepository, versionEtag } from './repository.js';
 import type { FhirService } from './service.js';
 import type { StoredResource } from './store.js';
+import { validateOperation, validateTarget } from './validate-operation.js';
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 const METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE';
@@ -194,6 +195,11 @@ export async function registerFhirRoutes(app: FastifyInstance, opts: FhirRouteDe
       }
       if (path.length === 3 && type === 'Patient' && op === '$everything') {
         return reply.type(FHIR_JSON).send(await getText(repo, path, queryText, { allTypes: resourceTypes() }));
+      }
+      const validate = validateTarget(path);
+      if (validate) {
+        if (req.body !== undefined) requireResourceBody(req);
+        return reply.type(FHIR_JSON).send(await validateOperation(repo, validate.type, validate.id, req.body, query));
       }
       if (path.length === 1) {
         requireResourceBody(req);

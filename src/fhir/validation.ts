@@ -5,7 +5,7 @@
  * `Patient.gender: robot` pass it). The binding plan per type and the value-set expansions are
  * computed lazily from the StructureDefinitions and `valuesets.json`, then cached.
  */
-import type { Resource } from '@medplum/fhirtypes';
+import type { Resource, StructureDefinition } from '@medplum/fhirtypes';
 import { FhirError, type OutcomeIssue } from '../errors/errors.js';
 import { isResourceType } from './definitions.js';
 import { core, ensureStructures, readDefinition } from './medplum.js';
@@ -154,27 +154,38 @@ export function requiredBindingIssues(resource: Resource): OutcomeIssue[] {
   return issues;
 }
 
-/** Full validation; throws a 400 FhirError whose issues carry FHIRPath expressions. */
-export function validateFull(resource: Resource): void {
+/**
+ * Every issue of `resource` — errors, warnings and information — against base R4 (Medplum's validator
+ * plus our required-binding check), or against `profile`, a StructureDefinition with a snapshot
+ * (Medplum's validator walks the profile's snapshot, which carries the base rules too).
+ */
+export function validationIssues(resource: Resource, profile?: StructureDefinition): OutcomeIssue[] {
   ensureStructures();
-  let issues: OutcomeIssue[] = [];
+  let issues: OutcomeIssue[];
   try {
-    const warnings = core.validateResource(resource as any);
-    issues = (warnings ?? [])
-      .filter((w: any) => w.severity === 'error' || w.severity === 'fatal')
-      .map((w: any) => toIssue(w));
+    issues = (core.validateResource(resource as any, profile ? { profile: profile as any } : undefined) ?? []).map(toIssue);
   } catch (e) {
     const oo = (e as { outcome?: { issue?: any[] } }).outcome;
-    if (!oo?.issue) throw new FhirError(400, [{ severity: 'error', code: 'invalid', diagnostics: `invalid resource: ${(e as Error).message}` }]);
+    if (!oo?.issue) return [{ severity: 'error', code: 'invalid', diagnostics: `invalid resource: ${(e as Error).message}` }];
     issues = oo.issue.map(toIssue);
   }
-  issues.push(...requiredBindingIssues(resource));
-  if (issues.length) throw new FhirError(400, issues);
+  if (!profile) issues.push(...requiredBindingIssues(resource));
+  return issues;
 }
+
+const isError = (i: OutcomeIssue) => i.severity === 'error' || i.severity === 'fatal';
+
+/** Full validation; throws a 400 FhirError whose issues carry FHIRPath expressions. */
+export function validateFull(resource: Resource): void {
+  const errors = validationIssues(resource).filter(isError);
+  if (errors.length) throw new FhirError(400, errors);
+}
+
+const SEVERITIES = new Set(['fatal', 'error', 'warning', 'information']);
 
 function toIssue(w: any): OutcomeIssue {
   return {
-    severity: w.severity === 'fatal' ? 'fatal' : 'error',
+    severity: SEVERITIES.has(w.severity) ? w.severity : 'error',
     code: w.code ?? 'invalid',
     diagnostics: w.details?.text ?? w.diagnostics ?? 'invalid',
     ...(w.expression ? { expression: w.expression } : {}),

@@ -13,7 +13,8 @@ import { createSandbox } from '../../src/sandbox/lifecycle.js';
 import { createServices, type Services } from '../../src/services.js';
 import type { Sandbox } from '../../src/storage/types.js';
 import { freePort } from '../helpers/server.js';
-import { clientCredentials } from '../helpers/oauth.js';
+import { ScriptedBrowser } from '../helpers/browser.js';
+import { authorizeUrl, clientCredentials, tokenRequest } from '../helpers/oauth.js';
 import { dropTestDatabaseFor, testDatabaseUrlFor } from '../helpers/postgres.js';
 
 export interface BulkServer {
@@ -25,6 +26,11 @@ export interface BulkServer {
   urls: ReturnType<typeof sandboxUrls>;
   /** Registers a client_credentials client with `scope` and returns a token for `scope`. */
   systemToken(clientId: string, scope: string): Promise<string>;
+  /**
+   * A user's token from the authorization-code flow of public client `clientId` (registered on first
+   * use): persona `username` (a Patient persona of `patient`, created on first use) picks `patient`.
+   */
+  userToken(clientId: string, username: string, patient: string, scope?: string): Promise<string>;
   /** Stops the app and services; `keepData` leaves the data dir for a restart. */
   close(opts?: { keepData?: boolean }): Promise<void>;
 }
@@ -56,6 +62,21 @@ export async function startBulkServer(opts: { dir?: string; runner?: 'worker' | 
       if (!existing) await services.auth.clients.add(sandbox.key, { clientId, secret, grantTypes: ['client_credentials'], scope });
       else secret = `secret-${clientId}-0123456789abcdef`;
       return clientCredentials(urls.issuer, clientId, secret, scope);
+    },
+    async userToken(clientId, username, patientId, scope = 'openid fhirUser launch/patient patient/*.rs') {
+      const redirect = 'http://127.0.0.1:9/cb';
+      if (!(await services.auth.clients.getClient(sandbox.key, clientId))) {
+        await services.auth.clients.add(sandbox.key, { clientId, public: true, redirectUris: [redirect], consent: 'skip' });
+      }
+      const password = `${username}-pass-123`;
+      if (!(await services.auth.personas.getPersona(sandbox.key, username))) {
+        await services.auth.personas.add(sandbox.key, { username, password, resource: `Patient/${patientId}` });
+      }
+      const a = authorizeUrl({ issuer: urls.issuer, aud: urls.iss, clientId, redirectUri: redirect, scope });
+      const back = new URL(await new ScriptedBrowser().run(a.url, redirect, { username, password, patient: patientId }));
+      const t = await tokenRequest(urls.issuer, { grant_type: 'authorization_code', code: back.searchParams.get('code')!, redirect_uri: redirect, code_verifier: a.verifier, client_id: clientId });
+      if (t.status !== 200) throw new Error(`token: ${t.status} ${JSON.stringify(t.body)}`);
+      return t.body.access_token as string;
     },
     async close(o = {}) {
       await app.close();

@@ -99,23 +99,28 @@ for (const [name, open, skip] of backends) {
       }
     });
 
-    test('bulk jobs: one active job per client; claim, finish, purge', async () => {
+    test('bulk jobs: one active job per client and owner; claim, finish, purge', async () => {
       const f = await open();
       try {
         const jobs = f.backend.bulkJobs;
         const grant = { sandboxKey: 1, clientId: 'c', scope: 'system/*.rs', expiresAt: 0 } as never;
-        const job = (id: string, clientId = 'c') => ({ id, tenant: 1, clientId, requestUrl: 'u', request: {} as never, grant, transactionTime: 1 });
+        const job = (id: string, clientId = 'c', owner = 'client') => ({ id, tenant: 1, clientId, owner, requestUrl: 'u', request: {} as never, grant, transactionTime: 1 });
         const results = await Promise.all([jobs.createUnlessActive(job('job-a-0123456789abcdef')), jobs.createUnlessActive(job('job-b-0123456789abcdef'))]);
         assert.equal(results.filter((r) => r.created).length, 1, 'concurrent kick-offs: exactly one wins');
         const refused = results.find((r) => !r.created) as { activeId: string };
         const winner = refused.activeId;
         assert.deepEqual(await jobs.createUnlessActive(job('job-d-0123456789abcdef', 'other')), { created: true }, 'another client is not blocked');
+        // Two users of one (public) client each have their own one-job allowance.
+        assert.deepEqual(await jobs.createUnlessActive(job('job-u1-0123456789abcdef', 'app', 'user:alice')), { created: true });
+        assert.deepEqual(await jobs.createUnlessActive(job('job-u2-0123456789abcdef', 'app', 'user:bob')), { created: true }, 'another user of the same client is not blocked');
+        assert.equal((await jobs.createUnlessActive(job('job-u3-0123456789abcdef', 'app', 'user:alice'))).created, false, 'the same user is');
+        assert.equal((await jobs.get(1, 'job-u2-0123456789abcdef'))?.owner, 'user:bob');
         assert.equal(await jobs.claim(winner), true);
         assert.equal(await jobs.claim(winner), false);
         assert.equal((await jobs.get(1, winner))?.status, 'running');
         assert.equal(await jobs.finish(winner, { files: [], errors: [] }, 1000), true);
         assert.deepEqual(await jobs.createUnlessActive(job('job-c-0123456789abcdef')), { created: true }, 'free again once done');
-        assert.equal((await jobs.unfinished()).length, 2);
+        assert.equal((await jobs.unfinished()).length, 4);
         await jobs.purge(1);
         assert.deepEqual(await jobs.tenantJobs(1), []);
       } finally {

@@ -6,6 +6,7 @@
  */
 import { forbidden, insufficientScope } from '../../errors/errors.js';
 import { inPatientCompartment } from '../definitions.js';
+import type { MemberView } from './group-subset.js';
 import type { RequestAccess, TokenGrant } from './types.js';
 import { type Perm, type ResourceScope, resourceScopes } from '../../smart/scopes.js';
 
@@ -107,6 +108,19 @@ export class AccessPolicy {
       throw insufficientScope(`the granted scopes do not allow ${OP_NAMES[op]} of ${type}`);
     }
     return alts;
+  }
+
+  /**
+   * Which Group members this grant may see (group-subset.ts): when any alternative that grants `op`
+   * on Group is confined to a patient, only the members who are those patients; the whole Group
+   * only when some alternative is unconfined (`all`, or a user/system scope's query restriction).
+   */
+  groupMemberView(op: 'r' | 's'): MemberView {
+    const c = this.tryConstraint('Group', op);
+    if (c === undefined || c === 'all') return undefined;
+    const patients = new Set<string>();
+    for (const a of c) if (a.patient !== undefined) patients.add(a.patient);
+    return patients.size ? patients : undefined;
   }
 
   /** True when the caller may use the interaction on some type at least (system-level requests). */

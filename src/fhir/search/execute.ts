@@ -162,7 +162,8 @@ export async function executeSearch(ex: ExecContext, req: SearchRequest): Promis
     hasMore = matches.length > req.count;
     if (hasMore) matches = matches.slice(0, req.count);
   }
-  if (total === undefined && !hasMore && (matches.length > 0 || req.offset === 0)) total = req.offset + matches.length;
+  // Without a count query the total is known only from a page that has it all (never from `_count=0`).
+  if (total === undefined && req.count > 0 && !hasMore && (matches.length > 0 || req.offset === 0)) total = req.offset + matches.length;
   const included = req.include.length || req.revinclude.length ? await resolveIncludes(ex, req, matches) : [];
   return { matches, included, total, hasMore };
 }

@@ -308,5 +308,8 @@ export function parseSearch(ctx: ParseContext, types: string[], params: [string,
     }
   }
   if (req.summary === 'count') req.count = 0;
+  // `_count=0` behaves like `_summary=count` (R4 §3.1.1.5.5 "_count=0 … return only the total"):
+  // the total is counted, no entries (unless `_total=none` asks for no total at all).
+  if (req.count === 0 && req.total === undefined) req.total = 'accurate';
   return req;
 }

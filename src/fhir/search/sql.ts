@@ -8,6 +8,7 @@
  * Every subquery is bound to the tenant.
  */
 import { normalizeString } from '../indexer.js';
+import { codeSpellings } from './case-insensitive.js';
 import type { Cond, DatePred, NumPred, TokenVal } from './cond.js';
 
 export class SqlBuilder {
@@ -78,7 +79,9 @@ function tokenAlt(b: SqlBuilder, t: TokenVal, sys: string, code: string): string
   if (t.code === undefined) return t.system ? `${sys} = ${b.p(t.system)}` : '1 = 0';
   if (t.system === undefined) return `${code} = ${b.p(t.code)}`;
   if (t.system === null) return `(${code} = ${b.p(t.code)} AND ${sys} IS NULL)`;
-  return `(${code} = ${b.p(t.code)} AND ${sys} = ${b.p(t.system)})`;
+  const spellings = codeSpellings(t.system, t.code);
+  const codeSql = spellings.length === 1 ? `${code} = ${b.p(spellings[0])}` : `${code} IN (${spellings.map((s) => b.p(s)).join(', ')})`;
+  return `(${codeSql} AND ${sys} = ${b.p(t.system)})`;
 }
 
 function orOf(parts: string[]): string {

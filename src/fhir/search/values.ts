@@ -90,14 +90,27 @@ export function parseDatePred(param: string, raw: string): DatePred {
 
 const NUM_RE = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 
+/**
+ * The implied range of a number search value, computed in decimal (R4 §3.1.1.4.2 / §3.1.1.4.x: "the
+ * range of the value is the value ± half the precision", so `0.8` is [0.75, 0.85) and `1e2` is
+ * [50, 150)). The bounds are exact decimal strings turned into the nearest double, the same rounding
+ * as the stored values get: binary arithmetic (0.8 + 0.05 = 0.8500000000000001) would let 0.85 match.
+ */
+export function decimalRange(v: string): { lo: number; hi: number } {
+  const m = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(v)!;
+  const digits = BigInt(`${m[2] || '0'}${m[3] ?? ''}`) * (m[1] === '-' ? -1n : 1n);
+  // value = digits × 10^-scale; the half-precision step is 5 × 10^-(scale+1).
+  const scale = (m[3] ?? '').length - Number(m[4] ?? 0);
+  const at = (n: bigint) => Number(`${n}e${-(scale + 1)}`);
+  return { lo: at(digits * 10n - 5n), hi: at(digits * 10n + 5n) };
+}
+
 export function parseNumPred(param: string, raw: string): NumPred {
   const [op, v] = splitPrefix(raw);
   if (!NUM_RE.test(v)) throw badRequest(`invalid number value "${raw}" for search parameter ${param}`);
   const value = Number(v);
-  const [mant, exp] = v.toLowerCase().split('e');
-  const decimals = mant.includes('.') ? mant.split('.')[1].length : 0;
-  const half = 0.5 * 10 ** -(decimals - Number(exp ?? 0));
-  return { op, value, lo: value - half, hi: value + half };
+  if (!Number.isFinite(value)) throw badRequest(`number value "${raw}" for search parameter ${param} is out of range`);
+  return { op, value, ...decimalRange(v) };
 }
 
 export function parseQuantityPred(param: string, raw: string): NumPred {

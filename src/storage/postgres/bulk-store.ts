@@ -1,7 +1,7 @@
 /**
- * PostgreSQL store of Bulk Data export jobs (migration 7). One active job per client is a partial
- * unique index, so the check-and-insert of a kick-off is one statement and two concurrent kick-offs
- * (on one node or two) cannot both pass.
+ * PostgreSQL store of Bulk Data export jobs (migrations 7 and 9). One active job per client and owner
+ * is a partial unique index, so the check-and-insert of a kick-off is one statement and two concurrent
+ * kick-offs (on one node or two) cannot both pass.
  */
 import type pg from 'pg';
 import { type BulkJob, type BulkJobStore, type CreateResult, type NewJob, type Row, toJob } from '../../bulk/store.js';
@@ -15,15 +15,16 @@ export class PgBulkJobStore implements BulkJobStore {
     for (let attempt = 0; attempt < 3; attempt++) {
       const inserted = await run(
         this.pool,
-        `INSERT INTO bulk_job (id, tenant, client_id, status, request_url, request_json, grant_json, transaction_time, created_at)
-         VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-        [j.id, j.tenant, j.clientId, j.requestUrl, JSON.stringify(j.request), JSON.stringify(j.grant), j.transactionTime, Date.now()],
+        `INSERT INTO bulk_job (id, tenant, client_id, owner, status, request_url, request_json, grant_json, transaction_time, created_at)
+         VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+        [j.id, j.tenant, j.clientId, j.owner, j.requestUrl, JSON.stringify(j.request), JSON.stringify(j.grant), j.transactionTime, Date.now()],
       );
       if (inserted === 1) return { created: true };
-      const active = await one<{ id: string }>(this.pool, "SELECT id FROM bulk_job WHERE tenant = ? AND client_id = ? AND status IN ('queued', 'running') LIMIT 1", [
-        j.tenant,
-        j.clientId,
-      ]);
+      const active = await one<{ id: string }>(
+        this.pool,
+        "SELECT id FROM bulk_job WHERE tenant = ? AND client_id = ? AND owner = ? AND status IN ('queued', 'running') LIMIT 1",
+        [j.tenant, j.clientId, j.owner],
+      );
       if (active) return { created: false, activeId: active.id };
     }
     throw new Error('could not create the export job');

@@ -253,4 +253,16 @@ CREATE INDEX bulk_job_status ON bulk_job (status);`,
     name: 'launch simulated errors',
     sql: 'ALTER TABLE launch_context ADD COLUMN simulate_error TEXT;',
   },
+  {
+    version: 9,
+    name: 'bulk export jobs belong to a client and a user',
+    // Same as SQLite 0009: the owner of existing jobs comes from their kick-off grant.
+    sql: `
+ALTER TABLE bulk_job ADD COLUMN owner TEXT NOT NULL DEFAULT 'client';
+UPDATE bulk_job SET owner = 'user:' || (grant_json::json->>'sub') WHERE grant_json::json->>'sub' IS NOT NULL;
+DROP INDEX bulk_job_active;
+DROP INDEX bulk_job_client;
+CREATE UNIQUE INDEX bulk_job_active ON bulk_job (tenant, client_id, owner) WHERE status IN ('queued', 'running');
+CREATE INDEX bulk_job_client ON bulk_job (tenant, client_id, owner, status);`,
+  },
 ];
