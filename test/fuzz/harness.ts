@@ -8,7 +8,8 @@
  * Knobs (environment): FUZZ_RUNS multiplies every property's run count (default 1, `npm run fuzz`
  * uses more); FUZZ_SEED and FUZZ_PATH replay a failure that fast-check printed; FUZZ_PROPERTY runs
  * only the property of that name; FUZZ_TIMEOUT_MS is the per-request deadline (default 5000);
- * FUZZ_HEALTHZ_MS is how fast `/healthz` must answer after each property (default 1000).
+ * FUZZ_HEALTHZ_MS is how fast `/healthz` must answer after each property (default 1000); FUZZ_SHRINK
+ * shrinks a counterexample (off by default: each step is a request); FUZZ_VERBOSE logs every request.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -33,13 +34,16 @@ export interface Target {
 }
 
 /**
- * `serve` with its demo sandbox, then set up over the console admin API (faster than CLI processes):
- * demo opened for reads and writes (so that unauthenticated fuzzing reaches the FHIR engine), a
+ * `serve`, then set up over the console admin API (faster than CLI processes): the demo sandbox
+ * with its sample data, apps and personas, opened for reads and writes (so that unauthenticated fuzzing reaches the FHIR engine), a
  * backend client, and an empty sandbox `fz` that the console fuzzing may wreck.
  */
 export async function startTarget(): Promise<Target> {
   const tmp = tempDir('ss-fuzz-');
-  const server = await startServe(tmp.dir, [], { SMART_SANDBOX_ADMIN_TOKEN: ADMIN_TOKEN });
+  // --no-demo, then the demo sandbox through the API: seeding is the slow part of a start, and the
+  // API call has no readiness deadline on a busy machine.
+  const server = await startServe(tmp.dir, ['--no-demo'], { SMART_SANDBOX_ADMIN_TOKEN: ADMIN_TOKEN });
+  if (process.env.FUZZ_VERBOSE) process.stderr.write(`fuzz: server at ${server.url}\n`);
   const admin = async (method: string, path: string, body?: unknown) => {
     const r = await fetch(`${server.url}${path}`, {
       method,
@@ -50,7 +54,7 @@ export async function startTarget(): Promise<Target> {
     assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${JSON.stringify(b)}`);
     return b;
   };
-  await admin('PATCH', '/api/sandboxes/demo', { open: true, openWrite: true });
+  await admin('POST', '/api/sandboxes', { id: 'demo', data: 'demo', open: true, openWrite: true });
   await admin('POST', '/api/sandboxes', { id: 'fz', data: 'empty' });
   const creds = { id: 'fz-svc', secret: 'fz-svc-secret-0123456789abcdef' };
   await admin('POST', '/api/sandboxes/demo/apps', { clientId: creds.id, secret: creds.secret, grantTypes: ['client_credentials'], scope: 'system/*.* smart/orchestrate_launch' });
@@ -102,6 +106,7 @@ export interface Res {
 /** One request with a deadline: a request that does not complete in time is a hang (a failure). */
 export async function send(base: string, req: Req): Promise<Res> {
   const t0 = performance.now();
+  if (process.env.FUZZ_VERBOSE) process.stderr.write(`fuzz: → ${describe(req).slice(0, 300)}\n`);
   let r: Response;
   let text: string;
   try {
@@ -116,7 +121,9 @@ export async function send(base: string, req: Req): Promise<Res> {
   } catch (e) {
     throw new Error(`${describe(req)}: no answer within ${TIMEOUT_MS} ms (${(e as Error).name}: ${(e as Error).message})`);
   }
-  return { req, status: r.status, headers: r.headers, text, ms: performance.now() - t0 };
+  const ms = performance.now() - t0;
+  if (process.env.FUZZ_VERBOSE) process.stderr.write(`fuzz: ${ms.toFixed(0)} ms ${r.status} ${describe(req).slice(0, 300)}\n`);
+  return { req, status: r.status, headers: r.headers, text, ms };
 }
 
 function describe(req: Req): string {
@@ -149,14 +156,16 @@ export function checkFhir(res: Res): void {
   } else if (res.text !== '' && /json/.test(res.headers.get('content-type') ?? '')) json(res);
 }
 
-/** RFC 6749 §5.2: `error` is one ASCII token, `error_description` optional text, nothing else but `error_uri`. */
+/** RFC 6749 §5.2: `error` is one ASCII token, `error_description` optional text, nothing else but `error_uri` (and `scope` on scope errors). */
 export function checkOAuth(res: Res): void {
   noServerError(res);
   if (res.status < 400) return;
   const b = json(res);
   if (typeof b !== 'object' || b === null || typeof b.error !== 'string' || !/^[\x20-\x21\x23-\x5B\x5D-\x7E]+$/.test(b.error)) fail(res, 'not an OAuth error JSON');
   if (b.error_description !== undefined && typeof b.error_description !== 'string') fail(res, 'error_description is not a string');
-  const extra = Object.keys(b).filter((k) => !['error', 'error_description', 'error_uri'].includes(k));
+  // oidc-provider echoes the requested `scope` on scope errors; anything else is a leak or a bug.
+  const allowed = ['error', 'error_description', 'error_uri', ...(/^(invalid|insufficient)_scope$/.test(b.error) ? ['scope'] : [])];
+  const extra = Object.keys(b).filter((k) => !allowed.includes(k));
   if (extra.length) fail(res, `unexpected members in an OAuth error: ${extra.join(', ')}`);
 }
 

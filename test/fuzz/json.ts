@@ -66,6 +66,7 @@ export const nastyString = fc.oneof(
     '\uD800',
     "' OR 1=1 --",
     '); DROP TABLE resources; --',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a template-injection probe, on purpose
     '${x}',
     '../../etc/passwd',
     'urn:uuid:',
