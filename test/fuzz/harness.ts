@@ -35,8 +35,9 @@ export interface Target {
 
 /**
  * `serve`, then set up over the console admin API (faster than CLI processes): the demo sandbox
- * with its sample data, apps and personas, opened for reads and writes (so that unauthenticated fuzzing reaches the FHIR engine), a
- * backend client, and an empty sandbox `fz` that the console fuzzing may wreck.
+ * with its sample data, apps and personas, opened for reads and writes (so that unauthenticated
+ * fuzzing reaches the FHIR engine), a backend client, and an empty sandbox `fz` that the console
+ * fuzzing may wreck.
  */
 export async function startTarget(): Promise<Target> {
   const tmp = tempDir('ss-fuzz-');
