@@ -9,7 +9,7 @@ import { registerConsole } from './console/routes.js';
 import type { Config } from './config/config.js';
 import { registerFhirRoutes } from './fhir/routes.js';
 import { installBodyParsers } from './http/body.js';
-import { frameworkErrorHandler, installErrorHandlers } from './http/errors.js';
+import { clientErrorHandler, frameworkErrorHandler, installErrorHandlers } from './http/errors.js';
 import { registerLaunchRoutes } from './launch/routes.js';
 import type { Services } from './services.js';
 
@@ -20,6 +20,7 @@ export async function buildApp(config: Config, services: Services): Promise<Fast
     trustProxy: config.trustProxy,
     return503OnClosing: true,
     frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
     // FHIR ids and search values may be long; the default 100 chars is too short for some params.
     routerOptions: { maxParamLength: 1000 },
   });

@@ -407,7 +407,8 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps, keys: Pr
         return;
       }
       if (typeof extra[GRANTED_SCOPE_KEY] === 'string') body.scope = extra[GRANTED_SCOPE_KEY];
-      for (const [k, v] of Object.entries(tokenResponseContext(extra))) if (!(k in body)) body[k] = v;
+      // Object.hasOwn, not `in`: a parameter named like an Object.prototype member (toString, …) is still copied.
+      for (const [k, v] of Object.entries(tokenResponseContext(extra))) if (!Object.hasOwn(body, k)) body[k] = v;
       if (typeof extra[LAUNCH_HASH_KEY] === 'string' && ctx.oidc.params?.grant_type === 'authorization_code') {
         const at = ctx.oidc.entities.AccessToken as unknown as { clientId?: string; accountId?: string };
         deps.audit?.record({ sandboxKey: key, action: 'token', outcome: 'success', clientId: at.clientId, username: at.accountId, launchHash: extra[LAUNCH_HASH_KEY], patient: typeof extra.patient === 'string' ? extra.patient : undefined });

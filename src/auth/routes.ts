@@ -47,15 +47,40 @@ export function applyPublicUrl(raw: IncomingMessage, publicUrl: string): void {
  */
 async function readAuthorizeForm(raw: IncomingMessage): Promise<string | undefined> {
   if (!String(raw.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) return undefined;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of raw) {
-    size += (chunk as Buffer).length;
-    if (size > 64 * 1024) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8')).toString();
+  // Plain listeners, not `for await … return`: leaving an async iterator early destroys the request
+  // stream, and the keep-alive connection then never answered its next request (found by the fuzz
+  // suite). Over the limit we stop reading; the caller's answer closes the connection (FORM_REFUSED).
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (value: string | undefined) => {
+      raw.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      resolve(value);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= FORM_LIMIT) chunks.push(chunk);
+      else {
+        raw.pause();
+        done(undefined);
+      }
+    };
+    const onEnd = () => done(new URLSearchParams(Buffer.concat(chunks).toString('utf8')).toString());
+    const onError = (e: Error) => {
+      raw.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      reject(e);
+    };
+    const onClose = () => done(undefined);
+    raw.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  });
 }
+
+const FORM_LIMIT = 64 * 1024;
+/**
+ * Headers of the 400 for a form we did not read to its end: the rest of the body is still on the
+ * connection, so it must be closed after the answer rather than parsed as the next request.
+ */
+const FORM_REFUSED = { 'cache-control': 'no-store', connection: 'close' };
 
 export async function registerAuthRoutes(app: FastifyInstance, r: AuthRouteDeps): Promise<void> {
   const sandboxOf = async (request: FastifyRequest, reply: FastifyReply): Promise<Sandbox | undefined> => {
@@ -100,7 +125,7 @@ export async function registerAuthRoutes(app: FastifyInstance, r: AuthRouteDeps)
     applyPublicUrl(raw, r.deps.config.publicUrl);
     if (raw.method === 'POST' && raw.url.split('?')[0] === '/authorize') {
       const query = await readAuthorizeForm(raw);
-      if (query === undefined) return sendOutcome(reply, badRequest('POST /authorize needs an application/x-www-form-urlencoded body of at most 64 KiB'));
+      if (query === undefined) return sendOutcome(reply.headers(FORM_REFUSED), badRequest('POST /authorize needs an application/x-www-form-urlencoded body of at most 64 KiB'));
       raw.method = 'GET';
       raw.url = `/authorize?${query}`;
     }
@@ -108,7 +133,7 @@ export async function registerAuthRoutes(app: FastifyInstance, r: AuthRouteDeps)
     if (raw.method === 'POST' && raw.url.split('?')[0] === '/introspect' && bearer) {
       const form = await readAuthorizeForm(raw);
       if (form === undefined)
-        return reply.code(400).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: 'introspection takes an application/x-www-form-urlencoded body of at most 64 KiB' });
+        return reply.code(400).headers(FORM_REFUSED).send({ error: 'invalid_request', error_description: 'introspection takes an application/x-www-form-urlencoded body of at most 64 KiB' });
       return introspectWithBearer(reply, { sandbox, publicUrl: r.deps.config.publicUrl, verifier: r.verifier, bearer: bearer[1], form: new URLSearchParams(form) });
     }
     if (raw.method === 'POST' && raw.url.split('?')[0] === '/token') {

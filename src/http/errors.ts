@@ -67,3 +67,24 @@ export function frameworkErrorHandler(error: FastifyError, _request: FastifyRequ
   sendOutcome(reply, fe);
 }
 
+
+/**
+ * Fastify's `clientErrorHandler` option: requests that node's HTTP parser refuses before fastify sees
+ * them — a request line or headers over node's 16 KiB limit (a long search URL, 431), a request
+ * timeout (408), malformed HTTP (400) — leave as an OperationOutcome like every other error, instead
+ * of fastify's own JSON. The socket is closed afterwards, as node and fastify do: the stream cannot
+ * be trusted any more.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: import('node:net').Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, reason, code, text] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'too-costly', 'the request line and headers exceed the server limit of 16 KiB: send long searches as POST [base]/[type]/_search with a form body']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'timeout', 'the request was not received in time']
+        : [400, 'Bad Request', 'invalid', 'malformed HTTP request'];
+  const body = JSON.stringify(outcome('error', code, text));
+  if (socket.writable)
+    socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: ${FHIR_JSON}\r\nConnection: close\r\n\r\n${body}`);
+  socket.destroy(err);
+}
