@@ -64,16 +64,32 @@ export interface FormBase {
   error?: string;
 }
 
-export function loginPage(f: FormBase & { username?: string }): string {
+/** `fixed`: the launch names its persona, so the username is shown read-only (architecture §5). */
+export function loginPage(f: FormBase & { username?: string; fixed?: boolean }): string {
+  const who = f.fixed
+    ? `This launch is for <strong>${esc(f.username)}</strong>: sign in as that persona to open <strong>${esc(f.clientName)}</strong>.`
+    : `<strong>${esc(f.clientName)}</strong> asks you to sign in as a sandbox persona.`;
   return layout(
     'Sign in',
     f.sandboxName,
-    `<h1>Sign in to ${esc(f.sandboxName)}</h1><p class="sub"><strong>${esc(f.clientName)}</strong> asks you to sign in as a sandbox persona.</p>
+    `<h1>Sign in to ${esc(f.sandboxName)}</h1><p class="sub">${who}</p>
 ${f.error ? `<div class="error" role="alert">${esc(f.error)}</div>` : ''}
 <form method="post" action="${esc(f.action)}" autocomplete="off">${hidden({ csrf: f.csrf, step: 'login' })}
-<label for="username">Username</label><input type="text" id="username" name="username" required value="${esc(f.username ?? '')}">
+<label for="username">Username</label><input type="text" id="username" name="username" required${f.fixed ? ' readonly' : ''} value="${esc(f.username ?? '')}">
 <label for="password">Password</label><input type="password" id="password" name="password" required>
 <button type="submit">Sign in</button></form>`,
+  );
+}
+
+/** Asked before a launch's password-less sign-in replaces another persona's session (architecture §5). */
+export function switchPersonaPage(f: FormBase & { current: string; next: string }): string {
+  return layout(
+    'Switch persona',
+    f.sandboxName,
+    `<h1>Switch persona?</h1><p class="sub">You are signed in as <strong>${esc(f.current)}</strong>. This launch of <strong>${esc(f.clientName)}</strong> is for <strong>${esc(f.next)}</strong>.</p>
+<form method="post" action="${esc(f.action)}">${hidden({ csrf: f.csrf, step: 'switch' })}
+<button type="submit" name="decision" value="switch">Continue as ${esc(f.next)}</button>
+<button type="submit" name="decision" value="cancel" class="secondary">Cancel</button></form>`,
   );
 }
 

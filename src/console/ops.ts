@@ -378,7 +378,8 @@ export class ConsoleOps {
       const uses: StoredAuditRecord[] = (await this.services.audit.query(s.key, { launchHash: l.idHash, limit: 100 })).reverse();
       out.push({
         launchHash: l.idHash,
-        clientId: l.clientId,
+        // The bound app(s), space-separated (a CDS Hooks card link may bind several).
+        clientId: l.clientIds.length ? l.clientIds.join(' ') : undefined,
         username: l.username,
         parameters: l.parameters,
         createdAt: iso(l.createdAt),

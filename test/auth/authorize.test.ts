@@ -67,7 +67,7 @@ describe('authorize', () => {
   test('A4 unknown, expired and foreign-client launches are refused', async () => {
     (await h.auth.clients.add(h.sandbox.key, { clientId: 'other', public: true, redirectUris: [REDIRECT] }));
     const expired = await h.launch({ parameters: { patient: 'BILIBABY' }, expiresAt: Date.now() - 1000 });
-    const foreign = await h.launch({ parameters: { patient: 'BILIBABY' }, clientId: 'other' });
+    const foreign = await h.launch({ parameters: { patient: 'BILIBABY' }, clientIds: ['other'] });
     const otherSandbox = await h.newSandbox('second');
     const elsewhere = await h.launch({ parameters: { patient: 'BILIBABY' } }, otherSandbox);
     for (const launch of ['A'.repeat(43), expired, foreign, elsewhere]) {

@@ -12,6 +12,12 @@ export interface PgMigration {
 
 const ix = (name: string, cols: string) => `CREATE TABLE ${name} (rid BIGINT NOT NULL, tenant BIGINT NOT NULL, pid INTEGER NOT NULL, ${cols});`;
 
+/** Same columns as SQLite's migration 9 (src/storage/sqlite/migrations/0009_launch_lifecycle.ts). */
+const LAUNCH_LIFECYCLE_SQL = `
+ALTER TABLE launch_context ADD COLUMN bound_clients TEXT;
+ALTER TABLE launch_context ADD COLUMN authority TEXT;
+ALTER TABLE launch_context ADD COLUMN session_uid TEXT;`;
+
 export const pgMigrations: PgMigration[] = [
   {
     version: 1,
@@ -252,5 +258,10 @@ CREATE INDEX bulk_job_status ON bulk_job (status);`,
     version: 8,
     name: 'launch simulated errors',
     sql: 'ALTER TABLE launch_context ADD COLUMN simulate_error TEXT;',
+  },
+  {
+    version: 9,
+    name: 'launch lifecycle',
+    sql: LAUNCH_LIFECYCLE_SQL,
   },
 ];

@@ -33,7 +33,7 @@ export interface Harness {
   fhir: FhirService;
   sandbox: Sandbox;
   urls: ReturnType<typeof sandboxUrls>;
-  /** Registers a launch like the launch service does; returns its id. */
+  /** Stores a launch as the lifecycle would (an orchestrator's by default; `clientIds` binds it); returns its id. */
   launch(l: Partial<StoredLaunch> & { parameters?: Record<string, unknown> }, sandbox?: Sandbox): Promise<string>;
   newSandbox(id: string): Promise<Sandbox>;
   close(): Promise<void>;
@@ -91,6 +91,8 @@ export async function startHarness(): Promise<Harness> {
         sandboxKey: sb.key,
         idHash: hashLaunchId(id),
         parameters: {},
+        clientIds: [],
+        authority: 'orchestrator',
         createdAt: now,
         createdBy: 'test',
         expiresAt: now + 600_000,

@@ -1,0 +1,17 @@
+import type { Migration } from '../migrate.js';
+
+/**
+ * The launch lifecycle (docs/adr/0005-launch-lifecycle.md): a launch may be bound to several apps
+ * (every app whose launch URI matches a CDS Hooks card link), remembers who registered it (only
+ * orchestrators' launches sign in without a password) and, for app users, the authorization-server
+ * session of the registering token. Same columns as PostgreSQL's migration 9.
+ */
+export const m0009: Migration = {
+  version: 9,
+  name: 'launch lifecycle',
+  sql: `
+ALTER TABLE launch_context ADD COLUMN bound_clients TEXT;
+ALTER TABLE launch_context ADD COLUMN authority TEXT;
+ALTER TABLE launch_context ADD COLUMN session_uid TEXT;
+`,
+};
