@@ -113,7 +113,7 @@ async function grantAndFinish(
   const oidc = requested.filter(isOidcScope);
   if (oidc.length) grant.addOIDCScope(oidc.join(' '));
   if (oidc.includes('fhirUser')) grant.addOIDCClaims(['fhirUser']);
-  if (oidc.includes('profile')) grant.addOIDCClaims(['name']);
+  if (oidc.includes('profile')) grant.addOIDCClaims(['name', 'profile']);
   const resource = requested.filter((s) => !isOidcScope(s));
   if (resource.length) grant.addResourceScope(urls.iss, resource.join(' '));
   const grantId = await grant.save();

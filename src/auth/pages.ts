@@ -41,12 +41,14 @@ function layout(title: string, sandboxName: string, body: string): string {
 <body><main>${body}<footer>smart-sandbox · sandbox ${esc(sandboxName)}</footer></main></body></html>`;
 }
 
-export function renderErrorPage(sandboxName: string, error: string, description: string): string {
+/** `back`: the app's redirect URI carrying the error (RFC 6749 §4.1.2.1), offered as a link instead of an automatic redirect. */
+export function renderErrorPage(sandboxName: string, error: string, description: string, back?: string): string {
+  const sub = back ? 'The app sent a request this server cannot accept.' : 'The app sent a request this server cannot accept, so you are not sent back to it.';
   return layout(
     'Authorization error',
     sandboxName,
-    `<h1>The authorization request cannot be processed</h1><p class="sub">The app sent a request this server cannot accept, so you are not sent back to it.</p>
-<div class="error" role="alert"><strong>${esc(error)}</strong>: ${esc(description)}</div>`,
+    `<h1>The authorization request cannot be processed</h1><p class="sub">${sub}</p>
+<div class="error" role="alert"><strong>${esc(error)}</strong>: ${esc(description)}</div>${back ? `<p><a href="${esc(back)}">Return to the app with this error</a></p>` : ''}`,
   );
 }
 

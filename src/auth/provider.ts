@@ -186,7 +186,9 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps, keys: Pr
       introspectionSigningAlgValues: ['RS256'],
     },
     scopes: [...OIDC_SCOPES],
-    claims: { openid: ['sub'], fhirUser: ['fhirUser'], profile: ['name'] },
+    // `profile` (claim) is the persona's relative FHIR reference, as HSPC sent it and as SMART v1-era
+    // clients read it from the id_token; fhirUser (SMART 2.2) stays absolute.
+    claims: { openid: ['sub'], fhirUser: ['fhirUser'], profile: ['name', 'profile'] },
     conformIdTokenClaims: false,
     clockTolerance: 30,
     async findAccount(_ctx, sub) {
@@ -195,7 +197,7 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps, keys: Pr
       return {
         accountId: sub,
         // SMART 2.2 §"Scopes for requesting identity data": fhirUser is an absolute URL here.
-        claims: async () => ({ sub, fhirUser: `${urls.iss}/${persona.resource}`, name: persona.name }),
+        claims: async () => ({ sub, fhirUser: `${urls.iss}/${persona.resource}`, name: persona.name, profile: persona.resource }),
       };
     },
     extraParams: {

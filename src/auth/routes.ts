@@ -17,6 +17,7 @@ import type { AuthDeps, SandboxProvider } from './provider.js';
 import { SMART_STYLE } from './discovery.js';
 import type { TokenVerifier } from '../fhir/access/types.js';
 import { introspectWithBearer } from './introspect-bearer.js';
+import { missingPkce } from './pkce-hint.js';
 
 export interface AuthRouteDeps {
   deps: AuthDeps;
@@ -90,6 +91,10 @@ export async function registerAuthRoutes(app: FastifyInstance, r: AuthRouteDeps)
       if (query === undefined) return sendOutcome(reply, badRequest('POST /authorize needs an application/x-www-form-urlencoded body of at most 64 KiB'));
       raw.method = 'GET';
       raw.url = `/authorize?${query}`;
+    }
+    if (raw.url.split('?')[0] === '/authorize') {
+      const missing = await missingPkce(r.deps.clients, sandbox, new URLSearchParams(raw.url.split('?')[1] ?? ''));
+      if (missing) return reply.code(400).headers(PAGE_HEADERS).send(renderErrorPage(sandbox.name, 'invalid_request', missing.description, missing.back));
     }
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(String(raw.headers.authorization ?? ''));
     if (raw.method === 'POST' && raw.url.split('?')[0] === '/introspect' && bearer) {

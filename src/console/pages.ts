@@ -398,7 +398,8 @@ ${list(s.encounters, 'No encounters.', (e) => html`${e.period?.start ?? ''} ${e.
 <small id="app-scope-help">space-separated; empty means every patient/ and user/ scope plus launch, openid, fhirUser, offline_access</small>
 <label for="app-grants">Grant types</label><input id="app-grants" name="grantTypes" value="${val(f, 'grantTypes', c?.grantTypes.join(' ') ?? '')}" aria-describedby="app-grants-help">
 <small id="app-grants-help">authorization_code, refresh_token, client_credentials; empty picks the usual ones</small>
-<label for="app-pkce">PKCE</label><select id="app-pkce" name="pkce">${opt('required', 'required (SMART 2.2)', val(f, 'pkce', c?.pkce ?? 'required'))}${opt('if-sent', 'checked if sent (legacy apps)', val(f, 'pkce', c?.pkce ?? 'required'))}</select>
+<label for="app-pkce">PKCE</label><select id="app-pkce" name="pkce" aria-describedby="app-pkce-help">${opt('required', 'required (SMART 2.2)', val(f, 'pkce', c?.pkce ?? 'required'))}${opt('if-sent', 'checked if sent (legacy apps)', val(f, 'pkce', c?.pkce ?? 'required'))}</select>
+<small id="app-pkce-help">apps built on older SMART clients (HSPC-era, the CDS Hooks sandbox) send no PKCE code_challenge and are refused with "required"; choose "checked if sent" for them</small>
 <label for="app-consent">Consent</label><select id="app-consent" name="consent">${opt('prompt', 'ask the user', val(f, 'consent', c?.consent ?? 'prompt'))}${opt('skip', 'skip (pre-approved)', val(f, 'consent', c?.consent ?? 'prompt'))}</select>
 <span class="checks"><input type="checkbox" id="app-mrl" name="mayRegisterLaunches" value="yes"${(f ? checked(f, 'mayRegisterLaunches') : c?.mayRegisterLaunches) ? html` checked` : ''}><label for="app-mrl">its user tokens may register launches (HSPC-era clients such as the CDS Hooks sandbox)</label></span>`;
   };

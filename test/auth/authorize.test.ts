@@ -80,12 +80,20 @@ describe('authorize', () => {
     }
   });
 
-  test('A5 missing PKCE is refused (default policy); if-sent clients may omit it', async () => {
+  test('A5 missing PKCE is refused (default policy) with a page naming the PKCE setting; if-sent clients may omit it', async () => {
     const url = authorizeUrl(h, { client_id: 'app', redirect_uri: REDIRECT, scope: 'patient/*.rs', state: 'p' });
     const res = await fetch(url, { redirect: 'manual' });
-    const loc = new URL(res.headers.get('location') as string);
+    assert.equal(res.status, 400);
+    const page = await res.text();
+    assert.match(page, /app app sent no PKCE code_challenge, and its PKCE setting is &#34;required&#34;/);
+    assert.match(page, /Apps → Edit → PKCE/);
+    assert.match(page, /client add demo app … --pkce if-sent/);
+    // The error still reaches the app through the page's link (RFC 6749 §4.1.2.1).
+    const href = /<a href="([^"]+)">Return to the app/.exec(page)?.[1].replace(/&#(\d+);/g, (_m, n) => String.fromCharCode(Number(n)));
+    const loc = new URL(href as string);
     assert.equal(loc.searchParams.get('error'), 'invalid_request');
-    assert.match(loc.searchParams.get('error_description') ?? '', /PKCE/i);
+    assert.equal(loc.searchParams.get('state'), 'p');
+    assert.match(loc.searchParams.get('error_description') ?? '', /--pkce if-sent/);
     const plain = new URL(authorizeUrl(h, { client_id: 'app', redirect_uri: REDIRECT, scope: 'patient/*.rs', state: 'p', code_challenge: 'x'.repeat(43), code_challenge_method: 'plain' }));
     const res2 = await fetch(plain, { redirect: 'manual' });
     assert.ok(new URL(res2.headers.get('location') as string).searchParams.get('error'));
