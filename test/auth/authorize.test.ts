@@ -119,6 +119,14 @@ describe('authorize', () => {
     assert.equal(t.body.encounter, 'ENC1');
   });
 
+  test('A7 "No encounter" proceeds to consent and grants no encounter (no loop back to the picker)', async () => {
+    const r = await authorize(h, { clientId: 'app', scope: 'launch/patient launch/encounter patient/*.rs', login: DOC, patient: 'BILIBABY', encounter: '' });
+    const t = await exchange(h, r.url.searchParams.get('code') as string, r.verifier, { client_id: 'app' });
+    assert.equal(t.status, 200);
+    assert.equal(t.body.patient, 'BILIBABY');
+    assert.equal(t.body.encounter, undefined);
+  });
+
   test('A7 an encounter of another patient is refused by the picker', async () => {
     const b = new Browser();
     const { challenge } = pkcePair();
