@@ -439,6 +439,7 @@ export function clientOptions(b: Record<string, unknown>): ClientAddOptions {
     mayRegisterLaunches: optBool(b, 'mayRegisterLaunches'),
     accessTokenTtl: ttl('accessTokenTtl'),
     refreshTokenTtl: ttl('refreshTokenTtl'),
+    launchTtl: ttl('launchTtl'),
   }) as ClientAddOptions;
 }
 

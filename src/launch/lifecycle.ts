@@ -144,7 +144,8 @@ export class LaunchLifecycle {
     await this.checkContext(sandbox, who, req.parameters);
 
     const app = bound.length === 1 ? bound[0] : undefined;
-    const lifetime = Math.min(req.expiresIn ?? LIFETIMES.defaultSeconds, LIFETIMES.maxSeconds);
+    // expires_in, else the app's own default (client setting), else 60 minutes; never over 24 hours.
+    const lifetime = Math.min(req.expiresIn ?? app?.launchTtl ?? LIFETIMES.defaultSeconds, LIFETIMES.maxSeconds);
     const now = this.now();
     const launchId = newLaunchId();
     const launch: StoredLaunch = {

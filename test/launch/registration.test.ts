@@ -225,6 +225,16 @@ describe('launch registration service', () => {
     assert.equal(Date.parse(ssoLong.expires_at) - Date.parse(ssoLong.created_at), 24 * 3600 * 1000);
   });
 
+  test("an app's own default launch lifetime (client setting) applies when expires_in is absent", async () => {
+    const demo = (await server.services.tenants.get('demo'))!;
+    await server.services.auth.clients.add(demo.key, { clientId: 'short-lived', public: true, redirectUris: ['http://127.0.0.1:9/s'], launchTtl: 600 });
+    const own = await (await registerAs(orchestrator, JSON.stringify({ client_id: 'short-lived', parameters: {} }))).json();
+    assert.equal(Date.parse(own.expires_at) - Date.parse(own.created_at), 600 * 1000);
+    const asked = await (await registerAs(orchestrator, JSON.stringify({ client_id: 'short-lived', expires_in: 120, parameters: {} }))).json();
+    assert.equal(Date.parse(asked.expires_at) - Date.parse(asked.created_at), 120 * 1000);
+    await assert.rejects(server.services.auth.clients.add(demo.key, { clientId: 'too-long', public: true, redirectUris: ['http://127.0.0.1:9/s'], launchTtl: 86401 }), /at most|24 hours/);
+  });
+
   test('legacy open registration: off by default; when on, anonymous with client_id, no username, rate-limited', async () => {
     const { services } = server;
     (await services.tenants.create('legacy', { openRegistration: true }));

@@ -16,7 +16,8 @@ const ix = (name: string, cols: string) => `CREATE TABLE ${name} (rid BIGINT NOT
 const LAUNCH_LIFECYCLE_SQL = `
 ALTER TABLE launch_context ADD COLUMN bound_clients TEXT;
 ALTER TABLE launch_context ADD COLUMN authority TEXT;
-ALTER TABLE launch_context ADD COLUMN session_uid TEXT;`;
+ALTER TABLE launch_context ADD COLUMN session_uid TEXT;
+ALTER TABLE auth_client ADD COLUMN launch_ttl INTEGER;`;
 
 export const pgMigrations: PgMigration[] = [
   {
