@@ -369,6 +369,19 @@ export class ConsoleOps {
 
   // ---- inspector -------------------------------------------------------------------------------
 
+  /**
+   * Registrations refused before a launch existed — a CDS Hooks card link whose launch URL matches no
+   * app, a user token naming a patient it may not see — newest first, so a dead card link can be explained.
+   */
+  async refusedRegistrations(id: string, limit = 20): Promise<{ at: string; clientId?: string; username?: string; detail?: string }[]> {
+    const s = await this.sandbox(id);
+    const failures = await this.services.audit.query(s.key, { outcome: 'failure', limit: 200 });
+    return failures
+      .filter((r) => r.action === 'register')
+      .slice(0, limit)
+      .map((r) => ({ at: iso(r.recordedAt), ...(r.clientId ? { clientId: r.clientId } : {}), ...(r.username ? { username: r.username } : {}), ...(r.detail ? { detail: r.detail } : {}) }));
+  }
+
   /** Recent launches with their use as recorded in the audit trail (oldest use first). */
   async inspect(id: string, limit = 50): Promise<InspectedLaunch[]> {
     const s = await this.sandbox(id);

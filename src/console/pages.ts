@@ -780,6 +780,7 @@ ${typeof params.encounter === 'string' ? html`<span>encounter <code>${params.enc
   app.get('/console/s/:id/inspector', async (request, reply) => {
     const ctx = (await ctxOf(request, reply));
     const launches = (await ops.inspect(ctx.sandbox!.id, 50));
+    const refused = await ops.refusedRegistrations(ctx.sandbox!.id);
     return page(ctx, {
       title: 'Launch inspector',
       active: 'inspector',
@@ -790,10 +791,18 @@ ${
     ? html`<table><thead><tr><th scope="col">Registered</th><th scope="col">By</th><th scope="col">App</th><th scope="col">Persona</th><th scope="col">Context</th><th scope="col">Expires</th><th scope="col">Use</th></tr></thead><tbody>${launches.map(
         (l) => html`<tr><td>${when(l.createdAt)}<br><small><code title="SHA-256 of the launch id">${l.launchHash.slice(0, 10)}</code></small></td><td>${l.createdBy}</td><td><code>${l.clientId ?? 'any'}</code></td><td>${l.username ?? 'none'}</td>
 <td><details><summary>${typeof l.parameters.patient === 'string' ? `patient ${l.parameters.patient}` : 'parameters'}</summary>${jsonBlock(l.parameters)}</details></td>
-<td>${when(l.expiresAt)}${l.expired ? html` <strong>expired</strong>` : ''}${l.consumedAt ? html`<br><small>used once at ${when(l.consumedAt)}</small>` : ''}</td>
+<td>${when(l.expiresAt)}${l.expired ? html` <strong>expired</strong>` : ''}${l.consumedAt ? html`<br><small>password-less sign-in used at ${when(l.consumedAt)}</small>` : ''}</td>
 <td>${l.uses.length ? html`<ol class="uses">${l.uses.map((u) => html`<li><span class="${u.outcome === 'success' ? 'ok' : 'fail'}">${u.action} ${u.outcome}</span> ${when(u.at)}${u.clientId ? html` <code>${u.clientId}</code>` : ''}${u.detail ? html` <small>${u.detail}</small>` : ''}</li>`)}</ol>` : 'not used yet'}</td></tr>`,
       )}</tbody></table>`
     : html`<p>No launches yet.</p>`
+}
+${
+  refused.length
+    ? html`<h2>Refused registrations</h2><p>Launches that were never created, and why (for example a CDS Hooks card link whose URL matches no app's launch URI).</p>
+<table><thead><tr><th scope="col">When</th><th scope="col">By</th><th scope="col">Persona</th><th scope="col">Why</th></tr></thead><tbody>${refused.map(
+        (r) => html`<tr><td>${when(r.at)}</td><td>${r.clientId ?? ''}</td><td>${r.username ?? ''}</td><td>${r.detail ?? ''}</td></tr>`,
+      )}</tbody></table>`
+    : ''
 }`,
     });
   });

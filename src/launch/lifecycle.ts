@@ -192,8 +192,7 @@ export class LaunchLifecycle {
       const matches = (await this.deps.clients.list(sandbox.key)).filter((c) => c.launchUri !== undefined && launchUrlKey(c.launchUri) === key);
       if (matches.length || who.kind !== 'app-user') return matches;
       const why = `no app of sandbox ${sandbox.id} has the launch URI ${req.launchUrl} (compared by origin and path); register the app with that launch URI (console app form, or smart-sandbox client add … --launch-uri ${key}), or send its client_id`;
-      this.deps.audit?.record({ sandboxKey: sandbox.key, action: 'register', outcome: 'failure', clientId: who.createdBy, username: who.user, detail: why });
-      throw badRequest(why, ['launchUrl']);
+      throw badRequest(this.refused(sandbox, who, why), ['launchUrl']);
     }
     if (who.kind === 'app-user') throw badRequest('a launch registered with a user token must name its app: send client_id, or launchUrl matching the app\'s launch URI', ['client_id']);
     return [];
@@ -222,13 +221,21 @@ export class LaunchLifecycle {
     }
     if (who.kind !== 'app-user' || patient === undefined) return;
     const persona = await this.deps.personas.getPersona(sandbox.key, who.user as string);
-    if (!persona) throw forbidden(`the token's user ${who.user} is no longer a persona of sandbox ${sandbox.id}`);
+    if (!persona) throw forbidden(this.refused(sandbox, who, `the token's user ${who.user} is no longer a persona of sandbox ${sandbox.id}`));
     const visible = await this.visiblePatients(sandbox.key, persona);
     if (visible !== 'any' && !visible.includes(patient))
-      throw forbidden(`persona ${persona.username} (${persona.resource}) may not register a launch for patient ${patient}: ${describeVisible(visible)}`);
+      throw forbidden(this.refused(sandbox, who, `persona ${persona.username} (${persona.resource}) may not register a launch for patient ${patient}: ${describeVisible(visible)}`));
     const confined = who.grant ? tokenConfinedTo(who.grant) : undefined;
     if (confined !== undefined && confined !== patient)
-      throw forbidden(`a token whose resource scopes are all patient/ (or none) may only register launches for its own context patient${confined ? ` ${confined}` : ' (it has none)'}`);
+      throw forbidden(
+        this.refused(sandbox, who, `a token whose resource scopes are all patient/ (or none) may only register launches for its own context patient${confined ? ` ${confined}` : ' (it has none)'}`),
+      );
+  }
+
+  /** Records a refused registration in the launch audit (no launch exists to hang it on); returns why. */
+  private refused(sandbox: Sandbox, who: Authority, why: string): string {
+    this.deps.audit?.record({ sandboxKey: sandbox.key, action: 'register', outcome: 'failure', clientId: who.createdBy, username: who.user, detail: why });
+    return why;
   }
 
   /** Revokes a launch: it is unknown from now on. */

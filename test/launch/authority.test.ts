@@ -94,6 +94,9 @@ describe('launch authority (issue 11 attacks)', () => {
         const attack = await register(token, { client_id: 'bilirubin_chart', parameters: { patient: 'ATTACKED' } });
         assert.equal(attack.status, 403);
         assert.match(await diagnostics(attack), /may not register a launch for patient ATTACKED/);
+        await server.services.audit.flush();
+        const audited = await server.services.audit.query(demoKey, { clientId: 'cds', outcome: 'failure' });
+        assert.ok(audited.some((r) => r.action === 'register' && /patient ATTACKED/.test(r.detail ?? '')), 'the refusal is audited');
         const byEncounter = await register(token, { client_id: 'bilirubin_chart', parameters: { encounter: 'ENC-ATTACKED' } });
         assert.equal(byEncounter.status, 403, 'an encounter names its patient');
         const asSomeoneElse = await register(token, { client_id: 'bilirubin_chart', username: 'practitioner', parameters: { patient: 'BILIBABY' } });
@@ -116,6 +119,10 @@ describe('launch authority (issue 11 attacks)', () => {
         await server.services.audit.flush();
         const refusals = await server.services.audit.query(demoKey, { clientId: 'cds', outcome: 'failure' });
         assert.ok(refusals.some((r) => r.action === 'register' && r.username === persona.username && /nowhere/.test(r.detail ?? '')), 'the refusal is in the launch audit');
+        // …and the console's launch inspector shows it.
+        const inspector = await fetch(`${server.config.publicUrl}/api/sandboxes/demo/launches`, { headers: { authorization: `Bearer ${server.config.adminToken}` } });
+        const { refused: inspected } = await inspector.json();
+        assert.ok(inspected.some((r: { detail?: string }) => /nowhere\/launch\.html/.test(r.detail ?? '')), JSON.stringify(inspected));
 
         // Same origin and path (host case, default port, query and fragment do not matter): bound to other-app.
         const card = await register(token, { launchUrl: 'HTTP://127.0.0.1:9/other/launch?lang=en#x', parameters: { patient: 'BILIBABY' } });
