@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { hashLaunchId } from '../../src/launch/model.js';
 import { after, before, describe, test } from 'node:test';
 import { bilirubinAppUrls } from '../../src/config/urls.js';
-import { DOC, REDIRECT, authorize, exchange, seedBasics } from './helpers/flows.js';
+import { DOC, PAT, REDIRECT, authorize, exchange, seedBasics } from './helpers/flows.js';
 import { Browser, type Harness, authorizeUrl, pkcePair, postForm, startHarness } from './helpers/harness.js';
 
 describe('EHR launch', () => {
@@ -96,6 +96,29 @@ describe('EHR launch', () => {
     await b.submit(h.config.publicUrl, REDIRECT, DOC);
     const done = await b.submit(h.config.publicUrl, REDIRECT, { decision: 'approve' });
     assert.ok(done?.searchParams.get('code'), b.page.slice(-400));
+  });
+
+  test("past the 2-minute window an orchestrator's launch no longer signs in without a password; the login is for its persona only", async () => {
+    const launch = await h.launch({ parameters: { patient: 'BILIBABY' }, clientIds: ['app'], username: 'doc' });
+    h.advance(3 * 60_000);
+    const url = () => {
+      const { challenge } = pkcePair();
+      return authorizeUrl(h, { client_id: 'app', redirect_uri: REDIRECT, scope: 'launch patient/*.rs', launch, code_challenge: challenge, code_challenge_method: 'S256' });
+    };
+    const b = new Browser();
+    assert.equal(await b.go(url(), REDIRECT), undefined);
+    assert.match(b.page, /name="username" required readonly value="doc"/);
+    const back = await b.submit(h.config.publicUrl, REDIRECT, DOC);
+    assert.ok(back?.searchParams.get('code'), b.page.slice(0, 300));
+
+    const someoneElse = new Browser();
+    await someoneElse.go(url(), REDIRECT);
+    const refused = await someoneElse.submit(h.config.publicUrl, REDIRECT, PAT);
+    assert.equal(refused?.searchParams.get('error'), 'access_denied');
+
+    h.advance(60 * 60_000);
+    const gone = await new Browser().request(url());
+    assert.match(new URL(gone.headers.get('location') as string).searchParams.get('error_description') ?? '', /unknown or has expired/);
   });
 
   test('SSO launch asks before it replaces an existing session of another persona', async () => {

@@ -157,6 +157,10 @@ describe('the CDS Hooks sandbox as a launcher', () => {
     const refused = await openCardLink(other, cardLink, pat);
     assert.equal(refused.back.searchParams.get('error'), 'access_denied');
     assert.match(refused.back.searchParams.get('error_description') ?? '', /this launch is for/);
+
+    offset += 30 * MINUTE; // 63 minutes after the card rendered: the launch has expired
+    const expired = await openCardLink(browser, cardLink);
+    assert.match(expired.back.searchParams.get('error_description') ?? '', /unknown or has expired/);
   };
 
   test('card links open without a password in the browser signed in to the CDS Hooks sandbox, also after the SSO window', async () => {
