@@ -214,7 +214,12 @@ export class LaunchLifecycle {
       const encounter = (await fhir.read(sandbox.key, 'Encounter', encounterId)) as { subject?: { reference?: string } } | undefined;
       if (!encounter) throw badRequest(`encounter ${encounterId} does not exist in sandbox ${sandbox.id}`, ['parameters.encounter']);
       const owner = /^Patient\/([A-Za-z0-9.-]{1,64})$/.exec(encounter.subject?.reference ?? '')?.[1];
-      if (patient !== undefined && owner !== patient) throw badRequest(`encounter ${encounterId} is not an encounter of patient ${patient}`, ['parameters.encounter']);
+      if (patient !== undefined && owner !== patient) {
+        const why = `encounter ${encounterId} is not an encounter of patient ${patient}`;
+        // An app user names only what its user may see: an encounter of another patient is refused (403).
+        if (who.kind === 'app-user') throw forbidden(this.refused(sandbox, who, why));
+        throw badRequest(why, ['parameters.encounter']);
+      }
       // An encounter alone names its patient, for the checks below.
       patient ??= owner;
       if (who.kind === 'app-user' && owner === undefined) throw forbidden(`encounter ${encounterId} has no patient; a user token may only name encounters of patients it may see`);

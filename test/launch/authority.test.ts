@@ -99,6 +99,8 @@ describe('launch authority (issue 11 attacks)', () => {
         assert.ok(audited.some((r) => r.action === 'register' && /patient ATTACKED/.test(r.detail ?? '')), 'the refusal is audited');
         const byEncounter = await register(token, { client_id: 'bilirubin_chart', parameters: { encounter: 'ENC-ATTACKED' } });
         assert.equal(byEncounter.status, 403, 'an encounter names its patient');
+        const foreignEncounter = await register(token, { client_id: 'bilirubin_chart', parameters: { patient: 'BILIBABY', encounter: 'ENC-ATTACKED' } });
+        assert.equal(foreignEncounter.status, 403, "another patient's encounter");
         const asSomeoneElse = await register(token, { client_id: 'bilirubin_chart', username: 'practitioner', parameters: { patient: 'BILIBABY' } });
         assert.equal(asSomeoneElse.status, 403);
 
@@ -173,6 +175,7 @@ describe('launch authority (issue 11 attacks)', () => {
     const wide = await userToken({ username: doc.username, password: doc.demoPassword! }, USER_SCOPE, 'BILIBABY');
     assert.equal((await register(wide, { client_id: 'bilirubin_chart', parameters: { patient: 'ATTACKED', encounter: 'ENC-ATTACKED' } })).status, 200);
     const mismatch = await register(wide, { client_id: 'bilirubin_chart', parameters: { patient: 'BILIBABY', encounter: 'ENC-ATTACKED' } });
-    assert.equal(mismatch.status, 400, 'an encounter must belong to the named patient');
+    assert.equal(mismatch.status, 403, 'an encounter must belong to the named patient');
+    assert.match(await diagnostics(mismatch), /ENC-ATTACKED is not an encounter of patient BILIBABY/);
   });
 });
