@@ -143,7 +143,6 @@ async function grantAndFinish(
  * request is the launch's password-less sign-in.
  */
 async function consentFlow(f: Flow, persona: Persona, preApproved: boolean, passwordless = false): Promise<FastifyReply> {
-  const sso = preApproved;
   const { sandbox } = f.sp;
   const fhir = f.deps.fhir;
   const isPost = f.request.method === 'POST';
@@ -182,7 +181,7 @@ async function consentFlow(f: Flow, persona: Persona, preApproved: boolean, pass
     if (visible.length === 1 || personaType === 'Patient') patient = visible[0];
   }
   if (!patient && wantsPatient) {
-    if (sso) return deny(f, 'the launch names no patient and the app needs one');
+    if (preApproved) return deny(f, 'the launch names no patient and the app needs one');
     const picked = first(f.form.patient);
     if (picked && ID.test(picked) && mayHave(picked) && (await fhir.read(sandbox.key, 'Patient', picked))) patient = picked;
     else {
@@ -207,7 +206,7 @@ async function consentFlow(f: Flow, persona: Persona, preApproved: boolean, pass
   }
 
   let encounter = typeof launchParams.encounter === 'string' ? launchParams.encounter : undefined;
-  if (!encounter && wantsEncounter && patient && !sso) {
+  if (!encounter && wantsEncounter && patient && !preApproved) {
     const answered = isPost && (step === 'encounter' || step === 'consent') && f.form.encounter !== undefined;
     const picked = first(f.form.encounter) ?? '';
     const belongs = async (id: string) => {
@@ -230,7 +229,7 @@ async function consentFlow(f: Flow, persona: Persona, preApproved: boolean, pass
     }
   }
 
-  if (sso || f.client.consent === 'skip') return grantAndFinish(f, persona, requested, { patient, encounter }, passwordless);
+  if (preApproved || f.client.consent === 'skip') return grantAndFinish(f, persona, requested, { patient, encounter }, passwordless);
   if (isPost && step === 'consent') {
     const decision = first(f.form.decision);
     if (decision === 'approve') return grantAndFinish(f, persona, requested, { patient, encounter }, false);
