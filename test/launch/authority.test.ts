@@ -163,6 +163,25 @@ describe('launch authority (issue 11 attacks)', () => {
     });
   }
 
+  test('a launchUrl matching several apps binds the launch to each of them, and to no other', async () => {
+    const { services } = server;
+    for (const id of ['twin-a', 'twin-b'])
+      await services.auth.clients.add(demoKey, { clientId: id, public: true, redirectUris: [`http://127.0.0.1:9/${id}/cb`], launchUri: `http://127.0.0.1:9/twin/launch?variant=${id}`, scope: 'launch patient/*.rs', consent: 'skip' });
+    const doc = (await services.auth.personas.list(demoKey)).find((p) => p.resource.startsWith('Practitioner/'))!;
+    const token = await userToken({ username: doc.username, password: doc.demoPassword! }, USER_SCOPE, 'BILIBABY');
+    const reg = await register(token, { launchUrl: 'http://127.0.0.1:9/twin/launch', parameters: { patient: 'BILIBABY' } });
+    const body = await reg.json();
+    assert.equal(reg.status, 200, JSON.stringify(body));
+    assert.match(body.launch_url, /^http:\/\/127\.0\.0\.1:9\/twin\/launch\?iss=/, 'launch_url is built from the launchUrl sent');
+    for (const id of ['twin-a', 'twin-b']) {
+      const a = authorizeUrl({ issuer, aud: iss, clientId: id, redirectUri: `http://127.0.0.1:9/${id}/cb`, scope: 'launch patient/*.rs', launch: body.launch_id });
+      const loc = (await authorizeRedirect(a.url)).location;
+      assert.equal(loc?.searchParams.get('error') ?? null, null, `${id} may use it: ${loc}`);
+    }
+    const other = authorizeUrl({ issuer, aud: iss, clientId: 'other-app', redirectUri: OTHER_REDIRECT, scope: 'launch patient/*.rs', launch: body.launch_id });
+    assert.equal((await authorizeRedirect(other.url)).location?.searchParams.get('error'), 'invalid_request');
+  });
+
   test('a token whose resource scopes are all patient/ may only name its context patient', async () => {
     const { services } = server;
     const doc = (await services.auth.personas.list(demoKey)).find((p) => p.resource.startsWith('Practitioner/'))!;
