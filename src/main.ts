@@ -10,6 +10,7 @@ import { bilirubinAppUrls, sandboxUrls } from './config/urls.js';
 import { BILIRUBIN_CLIENT_ID } from './auth/service.js';
 import { createSandbox } from './sandbox/lifecycle.js';
 import { TenantError } from './storage/sqlite/tenant-store.js';
+import type { Clock } from './config/clock.js';
 import { createServices, PUBLIC_URL_SETTING, type Services } from './services.js';
 import { sqliteOf } from './storage/sqlite/backend.js';
 import { startCheckpointer } from './storage/sqlite/checkpointer.js';
@@ -78,7 +79,11 @@ async function followDemoAppUrls(services: Services, publicUrl: string): Promise
   }
 }
 
-export async function startServer(config: Config, log: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  log: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+  opts: { clock?: Clock } = {},
+): Promise<RunningServer> {
   if (config.port === 0) {
     const port = await freePort(config.host);
     const defaultUrl = `http://${hostForUrl(config.host)}:0`;
@@ -86,7 +91,7 @@ export async function startServer(config: Config, log: (line: string) => void = 
   }
   // The console link carries a fresh random credential on loopback; elsewhere one must be configured.
   if (!config.adminToken && isLoopbackHost(config.host)) config = { ...config, adminToken: crypto.randomBytes(24).toString('base64url') };
-  const services = await createServices(config);
+  const services = await createServices(config, { clock: opts.clock });
   if (config.demo && config.role !== 'api') await seedDemoOnce(services, log);
   // WAL checkpoints off the request path, bounded (issue 17): SQLite only (PostgreSQL checkpoints by itself).
   const sqlite = sqliteOf(services.backend);

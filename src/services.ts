@@ -4,6 +4,7 @@
  */
 import { createAuthService, type AuthService } from './auth/service.js';
 import { BulkService } from './bulk/service.js';
+import type { Clock } from './config/clock.js';
 import type { Config } from './config/config.js';
 import type { ScenarioStore } from './console/scenarios.js';
 import { FhirService } from './fhir/service.js';
@@ -51,10 +52,11 @@ export async function openBackend(config: Config): Promise<StorageBackend> {
 }
 
 /**
+ * @param opts.clock time of the launch lifecycle (tests move it instead of sleeping)
  * @param opts.recordedPublicUrl use the public URL `serve` recorded in the store instead of the
  *   config's default (CLI commands that print URLs, when no --public-url/PUBLIC_URL was given).
  */
-export async function createServices(config: Config, opts: { recordedPublicUrl?: boolean } = {}): Promise<Services> {
+export async function createServices(config: Config, opts: { recordedPublicUrl?: boolean; clock?: Clock } = {}): Promise<Services> {
   const backend = await openBackend(config);
   const tenants = backend.tenants;
   const recorded = opts.recordedPublicUrl ? await tenants.getSetting(PUBLIC_URL_SETTING) : undefined;
@@ -62,9 +64,9 @@ export async function createServices(config: Config, opts: { recordedPublicUrl?:
   const launches = backend.launches;
   const fhir = new FhirService({ store: backend.resources, config });
   const audit = backend.audit;
-  const auth = await createAuthService({ config, backend, tenants, launches, fhir, audit });
+  const auth = await createAuthService({ config, backend, tenants, launches, fhir, audit, clock: opts.clock });
   const bulk = new BulkService({ config, jobs: backend.bulkJobs, tenants, fhir });
-  const launch = new LaunchService({ publicUrl: config.publicUrl, launches, clients: auth.clients, personas: auth.personas, fhir, audit });
+  const launch = new LaunchService({ publicUrl: config.publicUrl, lifecycle: auth.lifecycle, clients: auth.clients });
   return {
     config,
     backend,

@@ -1,7 +1,8 @@
 /**
  * Our interaction pages (auth-library.md §5): sign-in as a sandbox persona, patient picker
- * (`launch/patient`), encounter picker (`launch/encounter`), consent — and sandbox single sign-on
- * for launches registered with a `username` (architecture §5: no login, no consent, single use).
+ * (`launch/patient`), encounter picker (`launch/encounter`), consent. What a launch allows — signing
+ * in without a password, which persona may sign in, which patients a persona may get — is the launch
+ * lifecycle's decision (src/launch/lifecycle.ts); these pages carry it out.
  *
  * The picker steps carry their choices in form fields; the final POST re-validates every value
  * against the sandbox data and the persona, so a tampered field gains nothing. Every POST carries a
@@ -10,11 +11,13 @@
 import crypto from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { InteractionResults } from 'oidc-provider';
+import { SSO_AMR } from '../launch/lifecycle.js';
 import type { StoredLaunch } from '../launch/model.js';
 import { buildContext } from './context.js';
 import {
   type Choice,
   PAGE_HEADERS,
+  switchPersonaPage,
   consentPage,
   encounterPickerPage,
   loginPage,
@@ -103,15 +106,14 @@ async function grantAndFinish(
   persona: Persona,
   requested: string[],
   chosen: { patient?: string; encounter?: string },
-  sso: boolean,
+  passwordless: boolean,
 ): Promise<FastifyReply> {
   const { provider, urls, sandbox } = f.sp;
-  if (sso && !(await f.deps.launches.consume(sandbox.key, String(f.params.launch)))) return deny(f, 'the launch has already been used');
   const grant = new provider.Grant({ accountId: persona.username, clientId: f.client.clientId });
   const oidc = requested.filter(isOidcScope);
   if (oidc.length) grant.addOIDCScope(oidc.join(' '));
   if (oidc.includes('fhirUser')) grant.addOIDCClaims(['fhirUser']);
-  if (oidc.includes('profile')) grant.addOIDCClaims(['name']);
+  if (oidc.includes('profile')) grant.addOIDCClaims(['name', 'profile']);
   const resource = requested.filter((s) => !isOidcScope(s));
   if (resource.length) grant.addResourceScope(urls.iss, resource.join(' '));
   const grantId = await grant.save();
@@ -128,32 +130,26 @@ async function grantAndFinish(
     }),
     Date.now() + lifetime,
   );
-  if (f.launch)
-    f.deps.audit?.record({
-      sandboxKey: sandbox.key,
-      action: 'authorize',
-      outcome: 'success',
-      clientId: f.client.clientId,
-      username: persona.username,
-      patient: chosen.patient ?? (f.launch.parameters.patient as string | undefined),
-      launchHash: f.launch.idHash,
-      detail: sso ? 'single sign-on' : undefined,
-    });
-  const result: InteractionResults = sso
-    ? { login: { accountId: persona.username, amr: ['smart_launch'], remember: false }, consent: { grantId } }
+  if (f.launch) f.deps.lifecycle.recordAuthorized(f.launch, f.client.clientId, persona.username, chosen.patient ?? (f.launch.parameters.patient as string | undefined), passwordless);
+  const result: InteractionResults = passwordless
+    ? { login: { accountId: persona.username, amr: [SSO_AMR], remember: false }, consent: { grantId } }
     : { consent: { grantId } };
   return finish(f, result);
 }
 
-/** Patient → encounter → consent, each step shown only when needed. */
-async function consentFlow(f: Flow, persona: Persona, sso: boolean): Promise<FastifyReply> {
+/**
+ * Patient → encounter → consent, each step shown only when needed. `preApproved`: the launch names
+ * this persona, so its registrant chose the context (no pickers, no consent); `passwordless`: this
+ * request is the launch's password-less sign-in.
+ */
+async function consentFlow(f: Flow, persona: Persona, preApproved: boolean, passwordless = false): Promise<FastifyReply> {
   const { sandbox } = f.sp;
   const fhir = f.deps.fhir;
   const isPost = f.request.method === 'POST';
   const step = first(f.form.step);
   const requested = allowedScopes(f.params.scope as string | undefined, f.client.scope);
   const launchParams = f.launch?.parameters ?? {};
-  const [personaType, personaId] = persona.resource.split('/');
+  const personaType = persona.resource.split('/')[0];
   const base = {
     sandboxName: sandbox.name,
     clientName: f.client.name,
@@ -170,16 +166,29 @@ async function consentFlow(f: Flow, persona: Persona, sso: boolean): Promise<Fas
     });
   const wantsEncounter = requested.includes('launch/encounter');
 
+  // Architecture §5: a persona that is not a Practitioner only ever gets a patient its resource gives
+  // it, whoever registered the launch — also in the standalone picker.
+  const visible = await f.deps.lifecycle.visiblePatients(sandbox.key, persona);
+  const mayHave = (id: string) => visible === 'any' || visible.includes(id);
   let patient = typeof launchParams.patient === 'string' ? launchParams.patient : undefined;
-  if (!patient && wantsPatient && personaType === 'Patient') patient = personaId;
+  if (patient && !mayHave(patient)) {
+    const why = `persona ${persona.username} (${persona.resource}) may not open patient ${patient}`;
+    if (f.launch) f.deps.lifecycle.recordRefusal(f.launch, f.client.clientId, persona.username, why);
+    return deny(f, why);
+  }
+  if (!patient && wantsPatient && visible !== 'any') {
+    if (visible.length === 0) return deny(f, `persona ${persona.username} (${persona.resource}) has no patient to open`);
+    if (visible.length === 1 || personaType === 'Patient') patient = visible[0];
+  }
   if (!patient && wantsPatient) {
-    if (sso) return deny(f, 'the launch names no patient and the app needs one');
+    if (preApproved) return deny(f, 'the launch names no patient and the app needs one');
     const picked = first(f.form.patient);
-    if (picked && ID.test(picked) && (await fhir.read(sandbox.key, 'Patient', picked))) patient = picked;
+    if (picked && ID.test(picked) && mayHave(picked) && (await fhir.read(sandbox.key, 'Patient', picked))) patient = picked;
     else {
       const q = String((f.request.query as Record<string, unknown>)?.q ?? '').slice(0, 100);
       const search = new URLSearchParams({ _count: '50' });
       if (q) search.set('name', q);
+      if (visible !== 'any') search.set('_id', visible.join(','));
       const patients: Choice[] = (await fhir.search(sandbox.key, 'Patient', search)).map((p) => ({
         id: String(p.id),
         label: humanName(p) ?? String(p.id),
@@ -197,7 +206,7 @@ async function consentFlow(f: Flow, persona: Persona, sso: boolean): Promise<Fas
   }
 
   let encounter = typeof launchParams.encounter === 'string' ? launchParams.encounter : undefined;
-  if (!encounter && wantsEncounter && patient && !sso) {
+  if (!encounter && wantsEncounter && patient && !preApproved) {
     const answered = isPost && (step === 'encounter' || step === 'consent') && f.form.encounter !== undefined;
     const picked = first(f.form.encounter) ?? '';
     const belongs = async (id: string) => {
@@ -220,7 +229,7 @@ async function consentFlow(f: Flow, persona: Persona, sso: boolean): Promise<Fas
     }
   }
 
-  if (sso || f.client.consent === 'skip') return grantAndFinish(f, persona, requested, { patient, encounter }, sso);
+  if (preApproved || f.client.consent === 'skip') return grantAndFinish(f, persona, requested, { patient, encounter }, passwordless);
   if (isPost && step === 'consent') {
     const decision = first(f.form.decision);
     if (decision === 'approve') return grantAndFinish(f, persona, requested, { patient, encounter }, false);
@@ -235,7 +244,9 @@ async function consentFlow(f: Flow, persona: Persona, sso: boolean): Promise<Fas
       scopes: requested.map((s) => ({ scope: s, text: describeScope(s) })),
       patient: typeof launchParams.patient === 'string' || personaType === 'Patient' ? undefined : patient,
       patientLabel: patient ? (humanName(await fhir.read(sandbox.key, 'Patient', patient)) ?? patient) : undefined,
-      encounter: typeof launchParams.encounter === 'string' ? undefined : encounter,
+      // "No encounter" is an answer too: the consent form carries it (empty), or the encounter
+      // picker would count as unanswered and come back forever.
+      encounter: typeof launchParams.encounter === 'string' ? undefined : wantsEncounter && patient ? (encounter ?? '') : encounter,
     }),
   );
 }
@@ -266,33 +277,64 @@ export async function handleInteraction(sp: SandboxProvider, deps: AuthDeps, req
   const f: Flow = { sp, deps, request, reply, uid, params, client: client as SandboxClient, form, details };
   if (!client) return deny(f, 'the app is no longer registered');
   if (typeof params.launch === 'string') {
-    f.launch = await deps.launches.find(sandbox.key, params.launch);
+    f.launch = await deps.lifecycle.find(sandbox.key, params.launch);
     if (!f.launch) return deny(f, 'the launch has expired');
   }
-  const ssoUser = f.launch?.username;
+  const launchUser = f.launch?.username;
 
-  if (details.prompt.name === 'login') {
-    if (ssoUser) {
-      const persona = await deps.personas.getPersona(sandbox.key, ssoUser);
-      if (!persona) return deny(f, `the launch persona ${ssoUser} no longer exists`);
-      return consentFlow(f, persona, true);
-    }
-    const base = { sandboxName: sandbox.name, clientName: client.name, action: `${sp.mountPath}/interaction/${uid}`, csrf: csrfToken(sp, uid) };
-    if (request.method === 'POST' && first(form.step) === 'login') {
-      const username = first(form.username) ?? '';
-      const persona = await deps.personas.checkPassword(sandbox.key, username, first(form.password) ?? '');
-      if (!persona) return send(reply, 401, loginPage({ ...base, username, error: 'Unknown username or wrong password.' }));
-      return finish(f, { login: { accountId: persona.username } });
-    }
-    return send(reply, 200, loginPage(base));
-  }
+  if (details.prompt.name === 'login') return signIn(f, launchUser);
 
   if (details.prompt.name === 'consent') {
     const accountId = details.session?.accountId;
     const persona = accountId ? await deps.personas.getPersona(sandbox.key, accountId) : undefined;
     if (!persona) return deny(f, 'the signed-in persona no longer exists');
-    return consentFlow(f, persona, ssoUser !== undefined && ssoUser === accountId);
+    return consentFlow(f, persona, launchUser !== undefined && launchUser === accountId);
   }
   return deny(f, `unsupported interaction ${details.prompt.name}`);
 }
 
+
+/**
+ * The login step. A launch naming a persona either signs it in without a password (the lifecycle
+ * allows that once, for orchestrators' launches, shortly after registration; replacing another
+ * persona's session is asked first) or shows the login page with its username read-only: signing
+ * in as anyone else is access_denied.
+ */
+async function signIn(f: Flow, launchUser: string | undefined): Promise<FastifyReply> {
+  const { sp, deps, request, reply, form, uid, client } = f;
+  const { sandbox } = sp;
+  const launch = f.launch;
+  const base = { sandboxName: sandbox.name, clientName: client.name, action: `${sp.mountPath}/interaction/${uid}`, csrf: csrfToken(sp, uid) };
+  const step = request.method === 'POST' ? first(form.step) : undefined;
+  if (launch && launchUser) {
+    const persona = await deps.personas.getPersona(sandbox.key, launchUser);
+    if (!persona) return deny(f, `the launch persona ${launchUser} no longer exists`);
+    if (step !== 'login' && deps.lifecycle.signInMode(launch) === 'sso') {
+      const current = f.details.session?.accountId;
+      if (current && current !== launchUser) {
+        if (step !== 'switch') return send(reply, 200, switchPersonaPage({ ...base, current, next: launchUser }));
+        if (first(form.decision) !== 'switch') return deny(f, `the user kept the session of ${current}`);
+      }
+      if (await deps.lifecycle.spendSingleSignOn(launch)) return consentFlow(f, persona, true, true);
+    }
+    if (step === 'login') {
+      const username = first(form.username) ?? '';
+      if (username !== launchUser) {
+        const why = `this launch is for ${launchUser}; signing in as ${username || 'someone else'} is refused`;
+        deps.lifecycle.recordRefusal(launch, client.clientId, username || undefined, why);
+        return deny(f, why);
+      }
+      const ok = await deps.personas.checkPassword(sandbox.key, username, first(form.password) ?? '');
+      if (!ok) return send(reply, 401, loginPage({ ...base, username: launchUser, fixed: true, error: 'Wrong password.' }));
+      return finish(f, { login: { accountId: ok.username } });
+    }
+    return send(reply, 200, loginPage({ ...base, username: launchUser, fixed: true }));
+  }
+  if (step === 'login') {
+    const username = first(form.username) ?? '';
+    const persona = await deps.personas.checkPassword(sandbox.key, username, first(form.password) ?? '');
+    if (!persona) return send(reply, 401, loginPage({ ...base, username, error: 'Unknown username or wrong password.' }));
+    return finish(f, { login: { accountId: persona.username } });
+  }
+  return send(reply, 200, loginPage(base));
+}

@@ -41,12 +41,14 @@ function layout(title: string, sandboxName: string, body: string): string {
 <body><main>${body}<footer>smart-sandbox · sandbox ${esc(sandboxName)}</footer></main></body></html>`;
 }
 
-export function renderErrorPage(sandboxName: string, error: string, description: string): string {
+/** `back`: the app's redirect URI carrying the error (RFC 6749 §4.1.2.1), offered as a link instead of an automatic redirect. */
+export function renderErrorPage(sandboxName: string, error: string, description: string, back?: string): string {
+  const sub = back ? 'The app sent a request this server cannot accept.' : 'The app sent a request this server cannot accept, so you are not sent back to it.';
   return layout(
     'Authorization error',
     sandboxName,
-    `<h1>The authorization request cannot be processed</h1><p class="sub">The app sent a request this server cannot accept, so you are not sent back to it.</p>
-<div class="error" role="alert"><strong>${esc(error)}</strong>: ${esc(description)}</div>`,
+    `<h1>The authorization request cannot be processed</h1><p class="sub">${sub}</p>
+<div class="error" role="alert"><strong>${esc(error)}</strong>: ${esc(description)}</div>${back ? `<p><a href="${esc(back)}">Return to the app with this error</a></p>` : ''}`,
   );
 }
 
@@ -64,16 +66,32 @@ export interface FormBase {
   error?: string;
 }
 
-export function loginPage(f: FormBase & { username?: string }): string {
+/** `fixed`: the launch names its persona, so the username is shown read-only (architecture §5). */
+export function loginPage(f: FormBase & { username?: string; fixed?: boolean }): string {
+  const who = f.fixed
+    ? `This launch is for <strong>${esc(f.username)}</strong>: sign in as that persona to open <strong>${esc(f.clientName)}</strong>.`
+    : `<strong>${esc(f.clientName)}</strong> asks you to sign in as a sandbox persona.`;
   return layout(
     'Sign in',
     f.sandboxName,
-    `<h1>Sign in to ${esc(f.sandboxName)}</h1><p class="sub"><strong>${esc(f.clientName)}</strong> asks you to sign in as a sandbox persona.</p>
+    `<h1>Sign in to ${esc(f.sandboxName)}</h1><p class="sub">${who}</p>
 ${f.error ? `<div class="error" role="alert">${esc(f.error)}</div>` : ''}
 <form method="post" action="${esc(f.action)}" autocomplete="off">${hidden({ csrf: f.csrf, step: 'login' })}
-<label for="username">Username</label><input type="text" id="username" name="username" required value="${esc(f.username ?? '')}">
+<label for="username">Username</label><input type="text" id="username" name="username" required${f.fixed ? ' readonly' : ''} value="${esc(f.username ?? '')}">
 <label for="password">Password</label><input type="password" id="password" name="password" required>
 <button type="submit">Sign in</button></form>`,
+  );
+}
+
+/** Asked before a launch's password-less sign-in replaces another persona's session (architecture §5). */
+export function switchPersonaPage(f: FormBase & { current: string; next: string }): string {
+  return layout(
+    'Switch persona',
+    f.sandboxName,
+    `<h1>Switch persona?</h1><p class="sub">You are signed in as <strong>${esc(f.current)}</strong>. This launch of <strong>${esc(f.clientName)}</strong> is for <strong>${esc(f.next)}</strong>.</p>
+<form method="post" action="${esc(f.action)}">${hidden({ csrf: f.csrf, step: 'switch' })}
+<button type="submit" name="decision" value="switch">Continue as ${esc(f.next)}</button>
+<button type="submit" name="decision" value="cancel" class="secondary">Cancel</button></form>`,
   );
 }
 

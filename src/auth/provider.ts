@@ -9,8 +9,8 @@ import Provider, { errors, interactionPolicy } from 'oidc-provider';
 import type { Config } from '../config/config.js';
 import { type SandboxUrls, sandboxUrls } from '../config/urls.js';
 import type { FhirDirectory } from '../fhir/directory.js';
-import type { AuditLog } from '../launch/audit.js';
-import { hashLaunchId, LAUNCH_ID, type LaunchStore, type StoredLaunch } from '../launch/model.js';
+import type { LaunchLifecycle } from '../launch/lifecycle.js';
+import type { StoredLaunch } from '../launch/model.js';
 import type { AuthKeyStore, OidcPayloadStore, SmartContextStore } from '../storage/auth-stores.js';
 import { DatabaseUnavailable } from '../storage/backend.js';
 import { oidcAdapter } from './adapter.js';
@@ -31,10 +31,9 @@ export interface AuthDeps {
   personas: PersonaStore;
   contexts: SmartContextStore;
   keys: AuthKeyStore;
-  launches: LaunchStore;
+  /** Decides everything about launches: redemption, signing in, patients a persona may get, audit. */
+  lifecycle: LaunchLifecycle;
   fhir: FhirDirectory;
-  /** The launch audit trail (architecture §5): each use of a launch at /authorize and /token. */
-  audit?: AuditLog;
 }
 
 const DAY = 86400;
@@ -101,22 +100,21 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps, keys: Pr
 
   const launchOf = async (ctx: KoaContextWithOIDC): Promise<StoredLaunch | undefined> => {
     const id = ctx.oidc.params?.launch;
-    if (typeof id !== 'string' || !LAUNCH_ID.test(id)) return undefined;
-    if (!launchCache.has(ctx)) launchCache.set(ctx, (await deps.launches.find(key, id)) ?? null);
+    if (typeof id !== 'string') return undefined;
+    if (!launchCache.has(ctx)) launchCache.set(ctx, (await deps.lifecycle.find(key, id)) ?? null);
     return launchCache.get(ctx) ?? undefined;
   };
 
   const policy = interactionPolicy.base();
   const { Check } = interactionPolicy;
-  // Architecture §5: a launch registered with a `username` is sandbox single sign-on as that persona.
-  // Any other session (or an SSO session reused by another flow) must not stand in for a login.
+  // Architecture §5: whether the browser's session stands in for a login is the launch lifecycle's
+  // decision (a launch naming a persona needs that persona's session; password-less sessions only
+  // satisfy launches naming their persona).
   policy.get('login')?.checks.add(
-    new Check('smart_launch_persona', 'the launch names the persona to act as', async (ctx) => {
-      const launch = await launchOf(ctx);
+    new Check('smart_launch_persona', 'the session must satisfy the launch', async (ctx) => {
       const session = ctx.oidc.session;
-      if (launch?.username) return session?.accountId === launch.username ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
-      if (session?.amr?.includes('smart_launch')) return Check.REQUEST_PROMPT;
-      return Check.NO_NEED_TO_PROMPT;
+      const view = session ? { uid: session.uid, accountId: session.accountId, amr: session.amr } : undefined;
+      return deps.lifecycle.sessionSatisfies(await launchOf(ctx), view) ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
     }),
   );
   // Every SMART authorization gets its own grant, hence its own launch context (auth-library §4.3).
@@ -188,7 +186,9 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps, keys: Pr
       introspectionSigningAlgValues: ['RS256'],
     },
     scopes: [...OIDC_SCOPES],
-    claims: { openid: ['sub'], fhirUser: ['fhirUser'], profile: ['name'] },
+    // `profile` (claim) is the persona's relative FHIR reference, as HSPC sent it and as SMART v1-era
+    // clients read it from the id_token; fhirUser (SMART 2.2) stays absolute.
+    claims: { openid: ['sub'], fhirUser: ['fhirUser'], profile: ['name', 'profile'] },
     conformIdTokenClaims: false,
     clockTolerance: 30,
     async findAccount(_ctx, sub) {
@@ -197,7 +197,7 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps, keys: Pr
       return {
         accountId: sub,
         // SMART 2.2 §"Scopes for requesting identity data": fhirUser is an absolute URL here.
-        claims: async () => ({ sub, fhirUser: `${urls.iss}/${persona.resource}`, name: persona.name }),
+        claims: async () => ({ sub, fhirUser: `${urls.iss}/${persona.resource}`, name: persona.name, profile: persona.resource }),
       };
     },
     extraParams: {
@@ -210,23 +210,10 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps, keys: Pr
         if (!sc) throw new errors.InvalidClient('client not found');
         let requested = splitScopes(ctx.oidc.params?.scope as string | undefined);
         if (value !== undefined) {
-          const launch = await launchOf(ctx);
-          const refuse = (why: string) => {
-            deps.audit?.record({ sandboxKey: key, action: 'authorize', outcome: 'failure', clientId: sc.clientId, launchHash: hashLaunchId(value), patient: launch?.parameters.patient as string | undefined, detail: why });
-            return new errors.InvalidRequest(why);
-          };
-          if (!launch) throw refuse('the launch is unknown or has expired');
-          if (launch.clientId && launch.clientId !== sc.clientId) throw refuse('the launch was registered for another app');
-          if (launch.username && launch.consumedAt) throw refuse('the launch has already been used');
-          // Simulated errors (src/launch/model.ts): the launch was registered to fail here.
-          if (launch.simulateError === 'auth_invalid_scope') {
-            refuse('simulated error auth_invalid_scope');
-            throw new errors.InvalidScope('simulated error: the requested scope is invalid (launch registered with simulate_error=auth_invalid_scope)', ctx.oidc.params?.scope as string);
-          }
-          if (launch.simulateError === 'auth_access_denied') {
-            refuse('simulated error auth_access_denied');
-            throw new errors.AccessDenied('simulated error: the user denied access (launch registered with simulate_error=auth_access_denied)');
-          }
+          const refusal = deps.lifecycle.checkAuthorize(key, value, await launchOf(ctx), sc.clientId);
+          if (refusal?.error === 'invalid_scope') throw new errors.InvalidScope(refusal.description, ctx.oidc.params?.scope as string);
+          if (refusal?.error === 'access_denied') throw new errors.AccessDenied(refusal.description);
+          if (refusal) throw new errors.InvalidRequest(refusal.description);
         } else if (requested.includes('launch')) {
           // A standalone launch has no EHR context to grant. Apps written for both flows (HSPC's
           // bilirubin chart among them) still ask for `launch`: it is not granted, the rest proceeds
@@ -411,7 +398,7 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps, keys: Pr
       for (const [k, v] of Object.entries(tokenResponseContext(extra))) if (!Object.hasOwn(body, k)) body[k] = v;
       if (typeof extra[LAUNCH_HASH_KEY] === 'string' && ctx.oidc.params?.grant_type === 'authorization_code') {
         const at = ctx.oidc.entities.AccessToken as unknown as { clientId?: string; accountId?: string };
-        deps.audit?.record({ sandboxKey: key, action: 'token', outcome: 'success', clientId: at.clientId, username: at.accountId, launchHash: extra[LAUNCH_HASH_KEY], patient: typeof extra.patient === 'string' ? extra.patient : undefined });
+        deps.lifecycle.recordToken(key, extra[LAUNCH_HASH_KEY], at.clientId, at.accountId, typeof extra.patient === 'string' ? extra.patient : undefined);
       }
     } else if (route === 'introspection') {
       const body = ctx.body as Record<string, unknown> | undefined;

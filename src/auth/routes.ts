@@ -21,6 +21,7 @@ import { corsHeaders, PUBLIC_CORS, PUBLIC_PREFLIGHT, preflightHeaders, setCorsHe
 
 /** Endpoints (below the issuer) that browser apps call cross-origin: token, introspection, revocation. */
 const BROWSER_ENDPOINTS = new Set(['/token', '/introspect', '/revoke']);
+import { missingPkce } from './pkce-hint.js';
 
 export interface AuthRouteDeps {
   deps: AuthDeps;
@@ -128,6 +129,10 @@ export async function registerAuthRoutes(app: FastifyInstance, r: AuthRouteDeps)
       if (query === undefined) return sendOutcome(reply.headers(FORM_REFUSED), badRequest('POST /authorize needs an application/x-www-form-urlencoded body of at most 64 KiB'));
       raw.method = 'GET';
       raw.url = `/authorize?${query}`;
+    }
+    if (raw.url.split('?')[0] === '/authorize') {
+      const missing = await missingPkce(r.deps.clients, sandbox, new URLSearchParams(raw.url.split('?')[1] ?? ''));
+      if (missing) return reply.code(400).headers(PAGE_HEADERS).send(renderErrorPage(sandbox.name, 'invalid_request', missing.description, missing.back));
     }
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(String(raw.headers.authorization ?? ''));
     if (raw.method === 'POST' && raw.url.split('?')[0] === '/introspect' && bearer) {

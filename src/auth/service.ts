@@ -10,6 +10,8 @@ import { bilirubinAppUrls } from '../config/urls.js';
 import type { TokenVerifier } from '../fhir/access/types.js';
 import type { FhirDirectory } from '../fhir/directory.js';
 import type { AuditLog } from '../launch/audit.js';
+import { type Clock, systemClock } from '../config/clock.js';
+import { LaunchLifecycle } from '../launch/lifecycle.js';
 import type { LaunchStore } from '../launch/model.js';
 import type { StorageBackend } from '../storage/backend.js';
 import type { Sandbox, TenantStore } from '../storage/types.js';
@@ -24,6 +26,8 @@ export interface AuthService {
   verifier: TokenVerifier;
   clients: ClientStore;
   personas: PersonaStore;
+  /** The launch lifecycle (src/launch/lifecycle.ts) this authorization server asks about launches. */
+  lifecycle: LaunchLifecycle;
   /** Routes served by `--role auth|all`: `/{sandbox}/auth/*` (oidc-provider + our interaction pages: login, patient picker,
    *  encounter picker, consent) and `GET /smart-style.json`. */
   registerAuthRoutes(app: FastifyInstance): Promise<void>;
@@ -55,6 +59,8 @@ export async function createAuthService(opts: {
   fhir: FhirDirectory;
   /** Launch audit trail: uses of launches at /authorize and /token are recorded here. */
   audit?: AuditLog;
+  /** Time of the launch lifecycle (lifetimes, the single sign-on window); tests move it. */
+  clock?: Clock;
 }): Promise<AuthService> {
   const { config, backend, tenants, launches, fhir, audit } = opts;
   const table = backend.oidc;
@@ -62,7 +68,8 @@ export async function createAuthService(opts: {
   const personas = backend.personas(fhir);
   const contexts = backend.contexts;
   const keys = backend.keys;
-  const deps: AuthDeps = { config, table, clients, personas, contexts, keys, launches, fhir, audit };
+  const lifecycle = new LaunchLifecycle({ launches, clients, personas, fhir, audit, clock: opts.clock ?? systemClock });
+  const deps: AuthDeps = { config, table, clients, personas, contexts, keys, lifecycle, fhir };
   // No token cache: every FHIR request looks its token up, so a revocation on any node is seen at once.
   const verifier = new StoreTokenVerifier(table, config.publicUrl);
 
@@ -105,6 +112,7 @@ export async function createAuthService(opts: {
     verifier,
     clients,
     personas,
+    lifecycle,
     registerAuthRoutes: (app) => registerAuthRoutes(app, { deps, tenants, providerFor, verifier }),
     registerDiscoveryRoutes: (app) => registerDiscoveryRoutes(app, { config, tenants }),
 

@@ -30,6 +30,8 @@ export interface SandboxClient {
   /** Per-client lifetimes in seconds; undefined means the sandbox default. */
   accessTokenTtl?: number;
   refreshTokenTtl?: number;
+  /** Default lifetime in seconds of launches registered for this app (at most 24 hours); undefined: 60 minutes. */
+  launchTtl?: number;
   createdAt: number;
 }
 
@@ -74,6 +76,8 @@ export interface ClientAddOptions {
   mayRegisterLaunches?: boolean;
   accessTokenTtl?: number;
   refreshTokenTtl?: number;
+  /** `--launch-lifetime`: default lifetime (seconds, at most 24 h) of launches registered for this app. */
+  launchTtl?: number;
 }
 
 export interface ClientAddResult {

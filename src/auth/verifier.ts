@@ -58,6 +58,7 @@ export class StoreTokenVerifier implements TokenVerifier {
       encounter: typeof extra.encounter === 'string' ? extra.encounter : undefined,
       expiresAt: p.exp,
       context: tokenResponseContext(extra),
+      sessionUid: p.sessionUid,
     };
   }
 

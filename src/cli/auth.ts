@@ -56,7 +56,8 @@ export function registerAuthCommands(program: Command): void {
       .option('--grant <type>', 'authorization_code, refresh_token or client_credentials (repeatable)', collect, [] as string[])
       .option('--pkce <policy>', 'required (default) or if-sent (legacy apps)')
       .option('--consent <policy>', 'prompt (default) or skip')
-      .option('--may-register-launches', "this app's user tokens may register launches (HSPC-era clients, e.g. the CDS Hooks sandbox)"),
+      .option('--may-register-launches', "this app's user tokens may register launches (HSPC-era clients, e.g. the CDS Hooks sandbox)")
+      .option('--launch-lifetime <seconds>', 'default lifetime of launches registered for this app (default 3600, at most 86400)'),
   ).action((sandboxId: string, clientId: string, opts) =>
     withServices(opts, async (s) => {
       const sandbox = await sandboxOf(s, sandboxId);
@@ -78,6 +79,7 @@ export function registerAuthCommands(program: Command): void {
         pkce: opts.pkce,
         consent: opts.consent,
         mayRegisterLaunches: !!opts.mayRegisterLaunches,
+        launchTtl: opts.launchLifetime === undefined ? undefined : Number(opts.launchLifetime),
       };
       const result = await guard(() => s.auth.clients.add(sandbox.key, add));
       printJson({ ...result.client, client_secret: result.generatedSecret });

@@ -83,7 +83,8 @@ export async function registerApi(api: FastifyInstance, ops: ConsoleOps): Promis
   api.post('/api/sandboxes/:id/launches', async (req, reply) => json(reply, 201, (await ops.launch((req.params as P).id, req.body))));
   api.get('/api/sandboxes/:id/launches', async (req) => {
     const limit = intParam((req.query as Record<string, unknown>).limit, 'limit');
-    return { launches: (await ops.inspect((req.params as P).id, limit ?? 50)) };
+    const id = (req.params as P).id;
+    return { launches: await ops.inspect(id, limit ?? 50), refused: await ops.refusedRegistrations(id) };
   });
 
   api.get('/api/sandboxes/:id/scenarios', async (req) => ({ scenarios: (await ops.listScenarios((req.params as P).id)) }));

@@ -369,6 +369,19 @@ export class ConsoleOps {
 
   // ---- inspector -------------------------------------------------------------------------------
 
+  /**
+   * Registrations refused before a launch existed — a CDS Hooks card link whose launch URL matches no
+   * app, a user token naming a patient it may not see — newest first, so a dead card link can be explained.
+   */
+  async refusedRegistrations(id: string, limit = 20): Promise<{ at: string; clientId?: string; username?: string; detail?: string }[]> {
+    const s = await this.sandbox(id);
+    const failures = await this.services.audit.query(s.key, { outcome: 'failure', limit: 200 });
+    return failures
+      .filter((r) => r.action === 'register')
+      .slice(0, limit)
+      .map((r) => ({ at: iso(r.recordedAt), ...(r.clientId ? { clientId: r.clientId } : {}), ...(r.username ? { username: r.username } : {}), ...(r.detail ? { detail: r.detail } : {}) }));
+  }
+
   /** Recent launches with their use as recorded in the audit trail (oldest use first). */
   async inspect(id: string, limit = 50): Promise<InspectedLaunch[]> {
     const s = await this.sandbox(id);
@@ -378,7 +391,8 @@ export class ConsoleOps {
       const uses: StoredAuditRecord[] = (await this.services.audit.query(s.key, { launchHash: l.idHash, limit: 100 })).reverse();
       out.push({
         launchHash: l.idHash,
-        clientId: l.clientId,
+        // The bound app(s), space-separated (a CDS Hooks card link may bind several).
+        clientId: l.clientIds.length ? l.clientIds.join(' ') : undefined,
         username: l.username,
         parameters: l.parameters,
         createdAt: iso(l.createdAt),
@@ -438,6 +452,7 @@ export function clientOptions(b: Record<string, unknown>): ClientAddOptions {
     mayRegisterLaunches: optBool(b, 'mayRegisterLaunches'),
     accessTokenTtl: ttl('accessTokenTtl'),
     refreshTokenTtl: ttl('refreshTokenTtl'),
+    launchTtl: ttl('launchTtl'),
   }) as ClientAddOptions;
 }
 

@@ -398,7 +398,8 @@ ${list(s.encounters, 'No encounters.', (e) => html`${e.period?.start ?? ''} ${e.
 <small id="app-scope-help">space-separated; empty means every patient/ and user/ scope plus launch, openid, fhirUser, offline_access</small>
 <label for="app-grants">Grant types</label><input id="app-grants" name="grantTypes" value="${val(f, 'grantTypes', c?.grantTypes.join(' ') ?? '')}" aria-describedby="app-grants-help">
 <small id="app-grants-help">authorization_code, refresh_token, client_credentials; empty picks the usual ones</small>
-<label for="app-pkce">PKCE</label><select id="app-pkce" name="pkce">${opt('required', 'required (SMART 2.2)', val(f, 'pkce', c?.pkce ?? 'required'))}${opt('if-sent', 'checked if sent (legacy apps)', val(f, 'pkce', c?.pkce ?? 'required'))}</select>
+<label for="app-pkce">PKCE</label><select id="app-pkce" name="pkce" aria-describedby="app-pkce-help">${opt('required', 'required (SMART 2.2)', val(f, 'pkce', c?.pkce ?? 'required'))}${opt('if-sent', 'checked if sent (legacy apps)', val(f, 'pkce', c?.pkce ?? 'required'))}</select>
+<small id="app-pkce-help">apps built on older SMART clients (HSPC-era, the CDS Hooks sandbox) send no PKCE code_challenge and are refused with "required"; choose "checked if sent" for them</small>
 <label for="app-consent">Consent</label><select id="app-consent" name="consent">${opt('prompt', 'ask the user', val(f, 'consent', c?.consent ?? 'prompt'))}${opt('skip', 'skip (pre-approved)', val(f, 'consent', c?.consent ?? 'prompt'))}</select>
 <span class="checks"><input type="checkbox" id="app-mrl" name="mayRegisterLaunches" value="yes"${(f ? checked(f, 'mayRegisterLaunches') : c?.mayRegisterLaunches) ? html` checked` : ''}><label for="app-mrl">its user tokens may register launches (HSPC-era clients such as the CDS Hooks sandbox)</label></span>`;
   };
@@ -779,6 +780,7 @@ ${typeof params.encounter === 'string' ? html`<span>encounter <code>${params.enc
   app.get('/console/s/:id/inspector', async (request, reply) => {
     const ctx = (await ctxOf(request, reply));
     const launches = (await ops.inspect(ctx.sandbox!.id, 50));
+    const refused = await ops.refusedRegistrations(ctx.sandbox!.id);
     return page(ctx, {
       title: 'Launch inspector',
       active: 'inspector',
@@ -789,10 +791,18 @@ ${
     ? html`<table><thead><tr><th scope="col">Registered</th><th scope="col">By</th><th scope="col">App</th><th scope="col">Persona</th><th scope="col">Context</th><th scope="col">Expires</th><th scope="col">Use</th></tr></thead><tbody>${launches.map(
         (l) => html`<tr><td>${when(l.createdAt)}<br><small><code title="SHA-256 of the launch id">${l.launchHash.slice(0, 10)}</code></small></td><td>${l.createdBy}</td><td><code>${l.clientId ?? 'any'}</code></td><td>${l.username ?? 'none'}</td>
 <td><details><summary>${typeof l.parameters.patient === 'string' ? `patient ${l.parameters.patient}` : 'parameters'}</summary>${jsonBlock(l.parameters)}</details></td>
-<td>${when(l.expiresAt)}${l.expired ? html` <strong>expired</strong>` : ''}${l.consumedAt ? html`<br><small>used once at ${when(l.consumedAt)}</small>` : ''}</td>
+<td>${when(l.expiresAt)}${l.expired ? html` <strong>expired</strong>` : ''}${l.consumedAt ? html`<br><small>password-less sign-in used at ${when(l.consumedAt)}</small>` : ''}</td>
 <td>${l.uses.length ? html`<ol class="uses">${l.uses.map((u) => html`<li><span class="${u.outcome === 'success' ? 'ok' : 'fail'}">${u.action} ${u.outcome}</span> ${when(u.at)}${u.clientId ? html` <code>${u.clientId}</code>` : ''}${u.detail ? html` <small>${u.detail}</small>` : ''}</li>`)}</ol>` : 'not used yet'}</td></tr>`,
       )}</tbody></table>`
     : html`<p>No launches yet.</p>`
+}
+${
+  refused.length
+    ? html`<h2>Refused registrations</h2><p>Launches that were never created, and why (for example a CDS Hooks card link whose URL matches no app's launch URI).</p>
+<table><thead><tr><th scope="col">When</th><th scope="col">By</th><th scope="col">Persona</th><th scope="col">Why</th></tr></thead><tbody>${refused.map(
+        (r) => html`<tr><td>${when(r.at)}</td><td>${r.clientId ?? ''}</td><td>${r.username ?? ''}</td><td>${r.detail ?? ''}</td></tr>`,
+      )}</tbody></table>`
+    : ''
 }`,
     });
   });

@@ -1,7 +1,7 @@
 /**
- * The launch-context model shared by the registration service (src/launch), the authorization server
- * (src/auth) and the console. A launch is registered by an external system and redeemed by one app
- * at `/authorize` (architecture §5).
+ * The launch-context model. Its lifecycle (who may register what, binding, lifetime, reuse,
+ * redemption, single sign-on, audit) is decided by src/launch/lifecycle.ts alone; the authorization
+ * server (src/auth) and the console ask it. See docs/adr/0005-launch-lifecycle.md.
  */
 import crypto from 'node:crypto';
 
@@ -24,33 +24,44 @@ export const SIMULATED_ERRORS = [
 ] as const;
 export type SimulatedError = (typeof SIMULATED_ERRORS)[number];
 
+/**
+ * `orchestrator`: `smart/orchestrate_launch` or the local administrator; `app-user`: an app flagged
+ * "may register launches" with its user's token; `anonymous`: legacy open registration.
+ */
+export type LaunchAuthority = 'orchestrator' | 'app-user' | 'anonymous';
+
 export interface StoredLaunch {
   sandboxKey: number;
   /** SHA-256 of the launch id, base64url: the store never holds the id itself. */
   idHash: string;
-  /** When set, only this client may use the launch. */
-  clientId?: string;
-  /** Persona for sandbox single sign-on: no login, no consent, single use. */
+  /** The apps that may use the launch; empty means any app of the sandbox (orchestrators and open registration only). */
+  clientIds: string[];
+  /** The persona the launch is for: only this persona may redeem it (signed in, or by single sign-on). */
   username?: string;
+  /** Who registered it, which decides whether it may sign its persona in without a password. */
+  authority: LaunchAuthority;
+  /** App-user launches: the authorization-server session under which the registering token was issued. */
+  sessionUid?: string;
   /** Context parameters with their JSON types (need_patient_banner, patient, fhirContext, …). */
   parameters: Record<string, unknown>;
   createdAt: number;
   /** client_id of the registering token, or `anonymous` under legacy open registration. */
   createdBy: string;
   expiresAt: number;
-  /** Set when a single-use (username) launch was redeemed. */
+  /** Set when the launch's one password-less sign-in (orchestrators' launches) was spent. */
   consumedAt?: number;
   /** A failure this launch was registered to produce (see SIMULATED_ERRORS). */
   simulateError?: SimulatedError;
 }
 
+/** Storage of launches by the hash of their id (only the lifecycle hashes ids: hashLaunchId). */
 export interface LaunchStore {
   insert(launch: StoredLaunch): Promise<void>;
-  /** The launch if it exists in this sandbox generation and has not expired (consumed ones included). */
-  find(sandboxKey: number, launchId: string): Promise<StoredLaunch | undefined>;
-  /** Atomically marks a single-use launch consumed; false when it was already consumed or is gone. */
-  consume(sandboxKey: number, launchId: string, now?: number): Promise<boolean>;
-  delete(sandboxKey: number, launchId: string): Promise<boolean>;
+  /** The launch if it exists in this sandbox generation and has not expired at `now` (consumed ones included). */
+  find(sandboxKey: number, idHash: string, now: number): Promise<StoredLaunch | undefined>;
+  /** Atomically spends the launch's single sign-on; false when it was already spent or is gone. */
+  consume(sandboxKey: number, idHash: string, now: number): Promise<boolean>;
+  delete(sandboxKey: number, idHash: string): Promise<boolean>;
   /** Recent launches of a sandbox for inspectors, newest first. */
   recent(sandboxKey: number, limit: number): Promise<StoredLaunch[]>;
   /** Removes launches expired before `now`; returns how many. */

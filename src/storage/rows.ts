@@ -36,13 +36,37 @@ export interface LaunchRow {
   expires_at: number;
   consumed_at: number | null;
   simulate_error: string | null;
+  bound_clients: string | null;
+  authority: string | null;
+  session_uid: string | null;
 }
+
+/** The columns of a launch row, in the order of LAUNCH_COLUMNS. */
+export const LAUNCH_COLUMNS = 'tenant, id_hash, client_id, bound_clients, username, authority, session_uid, parameters, created_at, created_by, expires_at, simulate_error';
+export const launchValues = (l: StoredLaunch): unknown[] => [
+  l.sandboxKey,
+  l.idHash,
+  l.clientIds[0] ?? null,
+  l.clientIds.length ? JSON.stringify(l.clientIds) : null,
+  l.username ?? null,
+  l.authority,
+  l.sessionUid ?? null,
+  JSON.stringify(l.parameters),
+  l.createdAt,
+  l.createdBy,
+  l.expiresAt,
+  l.simulateError ?? null,
+];
 
 export const toLaunch = (r: LaunchRow): StoredLaunch => ({
   sandboxKey: r.tenant,
   idHash: r.id_hash,
-  clientId: r.client_id ?? undefined,
+  // Rows from before migration 9 have one client_id and no authority: they keep their binding and,
+  // failing closed, never sign anyone in without a password.
+  clientIds: r.bound_clients ? (JSON.parse(r.bound_clients) as string[]) : r.client_id ? [r.client_id] : [],
   username: r.username ?? undefined,
+  authority: (r.authority ?? 'app-user') as StoredLaunch['authority'],
+  sessionUid: r.session_uid ?? undefined,
   parameters: JSON.parse(r.parameters),
   createdAt: r.created_at,
   createdBy: r.created_by,

@@ -67,7 +67,7 @@ describe('authorize', () => {
   test('A4 unknown, expired and foreign-client launches are refused', async () => {
     (await h.auth.clients.add(h.sandbox.key, { clientId: 'other', public: true, redirectUris: [REDIRECT] }));
     const expired = await h.launch({ parameters: { patient: 'BILIBABY' }, expiresAt: Date.now() - 1000 });
-    const foreign = await h.launch({ parameters: { patient: 'BILIBABY' }, clientId: 'other' });
+    const foreign = await h.launch({ parameters: { patient: 'BILIBABY' }, clientIds: ['other'] });
     const otherSandbox = await h.newSandbox('second');
     const elsewhere = await h.launch({ parameters: { patient: 'BILIBABY' } }, otherSandbox);
     for (const launch of ['A'.repeat(43), expired, foreign, elsewhere]) {
@@ -80,12 +80,20 @@ describe('authorize', () => {
     }
   });
 
-  test('A5 missing PKCE is refused (default policy); if-sent clients may omit it', async () => {
+  test('A5 missing PKCE is refused (default policy) with a page naming the PKCE setting; if-sent clients may omit it', async () => {
     const url = authorizeUrl(h, { client_id: 'app', redirect_uri: REDIRECT, scope: 'patient/*.rs', state: 'p' });
     const res = await fetch(url, { redirect: 'manual' });
-    const loc = new URL(res.headers.get('location') as string);
+    assert.equal(res.status, 400);
+    const page = await res.text();
+    assert.match(page, /app app sent no PKCE code_challenge, and its PKCE setting is &#34;required&#34;/);
+    assert.match(page, /Apps → Edit → PKCE/);
+    assert.match(page, /client add demo app … --pkce if-sent/);
+    // The error still reaches the app through the page's link (RFC 6749 §4.1.2.1).
+    const href = /<a href="([^"]+)">Return to the app/.exec(page)?.[1].replace(/&#(\d+);/g, (_m, n) => String.fromCharCode(Number(n)));
+    const loc = new URL(href as string);
     assert.equal(loc.searchParams.get('error'), 'invalid_request');
-    assert.match(loc.searchParams.get('error_description') ?? '', /PKCE/i);
+    assert.equal(loc.searchParams.get('state'), 'p');
+    assert.match(loc.searchParams.get('error_description') ?? '', /--pkce if-sent/);
     const plain = new URL(authorizeUrl(h, { client_id: 'app', redirect_uri: REDIRECT, scope: 'patient/*.rs', state: 'p', code_challenge: 'x'.repeat(43), code_challenge_method: 'plain' }));
     const res2 = await fetch(plain, { redirect: 'manual' });
     assert.ok(new URL(res2.headers.get('location') as string).searchParams.get('error'));
@@ -109,6 +117,14 @@ describe('authorize', () => {
     const t = await exchange(h, r.url.searchParams.get('code') as string, r.verifier, { client_id: 'app' });
     assert.equal(t.body.patient, 'BILIBABY');
     assert.equal(t.body.encounter, 'ENC1');
+  });
+
+  test('A7 "No encounter" proceeds to consent and grants no encounter (no loop back to the picker)', async () => {
+    const r = await authorize(h, { clientId: 'app', scope: 'launch/patient launch/encounter patient/*.rs', login: DOC, patient: 'BILIBABY', encounter: '' });
+    const t = await exchange(h, r.url.searchParams.get('code') as string, r.verifier, { client_id: 'app' });
+    assert.equal(t.status, 200);
+    assert.equal(t.body.patient, 'BILIBABY');
+    assert.equal(t.body.encounter, undefined);
   });
 
   test('A7 an encounter of another patient is refused by the picker', async () => {

@@ -1,8 +1,9 @@
 /** EHR launch (SMART 2.2 §"EHR launch"; architecture §5): T6 and sandbox single sign-on launches. */
 import assert from 'node:assert/strict';
+import { hashLaunchId } from '../../src/launch/model.js';
 import { after, before, describe, test } from 'node:test';
 import { bilirubinAppUrls } from '../../src/config/urls.js';
-import { DOC, REDIRECT, authorize, exchange, seedBasics } from './helpers/flows.js';
+import { DOC, PAT, REDIRECT, authorize, exchange, seedBasics } from './helpers/flows.js';
 import { Browser, type Harness, authorizeUrl, pkcePair, postForm, startHarness } from './helpers/harness.js';
 
 describe('EHR launch', () => {
@@ -26,7 +27,7 @@ describe('EHR launch', () => {
   };
 
   test('T6 launch with login: every context key at top level with its JSON type, also on refresh and introspection', async () => {
-    const launch = await h.launch({ parameters: params, clientId: 'app' });
+    const launch = await h.launch({ parameters: params, clientIds: ['app'] });
     const r = await authorize(h, { clientId: 'app', scope: 'launch openid fhirUser offline_access user/*.rs patient/*.rs', launch, login: DOC });
     const t = await exchange(h, r.url.searchParams.get('code') as string, r.verifier, { client_id: 'app' });
     assert.equal(t.status, 200);
@@ -63,8 +64,8 @@ describe('EHR launch', () => {
     assert.ok(granted.includes('launch/patient'), `launch/patient granted: ${t.body.scope}`);
   });
 
-  test('SSO launch (username): no login, no consent, single use, no reusable browser session', async () => {
-    const launch = await h.launch({ parameters: { patient: 'BILIBABY' }, clientId: 'app', username: 'doc', expiresAt: Date.now() + 120_000 });
+  test('SSO launch (username): no login, no consent; reusable in its session, password-less only once; no reusable browser session', async () => {
+    const launch = await h.launch({ parameters: { patient: 'BILIBABY' }, clientIds: ['app'], username: 'doc' });
     const b = new Browser();
     const { verifier, challenge } = pkcePair();
     const url = authorizeUrl(h, { client_id: 'app', redirect_uri: REDIRECT, scope: 'launch openid fhirUser patient/*.rs', launch, code_challenge: challenge, code_challenge_method: 'S256', state: 'sso' });
@@ -74,12 +75,17 @@ describe('EHR launch', () => {
     const t = await exchange(h, back.searchParams.get('code') as string, verifier, { client_id: 'app' });
     assert.equal(t.status, 200);
     assert.equal(t.body.patient, 'BILIBABY');
-    assert.equal((await h.launches.find(h.sandbox.key, launch))?.consumedAt !== undefined, true, 'consumed');
+    assert.equal((await h.launches.find(h.sandbox.key, hashLaunchId(launch), Date.now()))?.consumedAt !== undefined, true, 'its password-less sign-in is spent');
 
-    // Second use of the same launch: refused.
+    // Second use of the same launch in the session it signed in: the context is reusable.
     const { challenge: c2 } = pkcePair();
-    const res = await b.request(authorizeUrl(h, { client_id: 'app', redirect_uri: REDIRECT, scope: 'launch patient/*.rs', launch, code_challenge: c2, code_challenge_method: 'S256', state: 'again' }));
-    assert.equal(new URL(res.headers.get('location') as string).searchParams.get('error'), 'invalid_request');
+    const again = await b.go(authorizeUrl(h, { client_id: 'app', redirect_uri: REDIRECT, scope: 'launch patient/*.rs', launch, code_challenge: c2, code_challenge_method: 'S256', state: 'again' }), REDIRECT);
+    assert.ok(again?.searchParams.get('code'), `reused in its session: ${b.page.slice(0, 300)}`);
+    // In another browser it needs the persona's password now (the username is fixed).
+    const other = new Browser();
+    const { challenge: c4 } = pkcePair();
+    assert.equal(await other.go(authorizeUrl(h, { client_id: 'app', redirect_uri: REDIRECT, scope: 'launch patient/*.rs', launch, code_challenge: c4, code_challenge_method: 'S256' }), REDIRECT), undefined);
+    assert.match(other.page, /name="username" required readonly value="doc"/);
 
     // The same browser starting a standalone launch must sign in: the SSO session is not reusable.
     const { challenge: c3 } = pkcePair();
@@ -92,14 +98,40 @@ describe('EHR launch', () => {
     assert.ok(done?.searchParams.get('code'), b.page.slice(-400));
   });
 
-  test('SSO launch replaces an existing session of another persona', async () => {
+  test("past the 2-minute window an orchestrator's launch no longer signs in without a password; the login is for its persona only", async () => {
+    const launch = await h.launch({ parameters: { patient: 'BILIBABY' }, clientIds: ['app'], username: 'doc' });
+    h.advance(3 * 60_000);
+    const url = () => {
+      const { challenge } = pkcePair();
+      return authorizeUrl(h, { client_id: 'app', redirect_uri: REDIRECT, scope: 'launch patient/*.rs', launch, code_challenge: challenge, code_challenge_method: 'S256' });
+    };
+    const b = new Browser();
+    assert.equal(await b.go(url(), REDIRECT), undefined);
+    assert.match(b.page, /name="username" required readonly value="doc"/);
+    const back = await b.submit(h.config.publicUrl, REDIRECT, DOC);
+    assert.ok(back?.searchParams.get('code'), b.page.slice(0, 300));
+
+    const someoneElse = new Browser();
+    await someoneElse.go(url(), REDIRECT);
+    const refused = await someoneElse.submit(h.config.publicUrl, REDIRECT, PAT);
+    assert.equal(refused?.searchParams.get('error'), 'access_denied');
+
+    h.advance(60 * 60_000);
+    const gone = await new Browser().request(url());
+    assert.match(new URL(gone.headers.get('location') as string).searchParams.get('error_description') ?? '', /unknown or has expired/);
+  });
+
+  test('SSO launch asks before it replaces an existing session of another persona', async () => {
     const r = await authorize(h, { clientId: 'app', scope: 'user/*.rs', login: DOC });
     const launch = await h.launch({ parameters: { patient: 'BILIBABY' }, username: 'pat' });
     const { verifier, challenge } = pkcePair();
-    const back = await r.browser.go(
+    const asked = await r.browser.go(
       authorizeUrl(h, { client_id: 'app', redirect_uri: REDIRECT, scope: 'launch openid fhirUser patient/*.rs', launch, code_challenge: challenge, code_challenge_method: 'S256' }),
       REDIRECT,
     );
+    assert.equal(asked, undefined);
+    assert.match(r.browser.page, /Switch persona\?/);
+    const back = await r.browser.submit(h.config.publicUrl, REDIRECT, { decision: 'switch' });
     assert.ok(back, r.browser.page.slice(0, 3000));
     const t = await exchange(h, back.searchParams.get('code') as string, verifier, { client_id: 'app' });
     const g = await h.auth.verifier.verify(h.sandbox, String(t.body.access_token));
@@ -129,7 +161,7 @@ describe('EHR launch', () => {
     assert.deepEqual(app?.redirectUris, [urls.redirect]);
 
     // The demo app end to end through an EHR launch with the seeded practitioner.
-    const launch = await h.launch({ parameters: { patient: 'BILIBABY' }, clientId: 'bilirubin_chart' });
+    const launch = await h.launch({ parameters: { patient: 'BILIBABY' }, clientIds: ['bilirubin_chart'] });
     const b = new Browser();
     const { verifier, challenge } = pkcePair();
     await b.go(authorizeUrl(h, { client_id: 'bilirubin_chart', redirect_uri: urls.redirect, scope: 'launch openid fhirUser patient/Observation.read patient/Patient.read online_access', launch, code_challenge: challenge, code_challenge_method: 'S256' }), urls.redirect);

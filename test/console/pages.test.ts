@@ -146,7 +146,7 @@ describe('console pages', () => {
     const u = new URL(String(res.headers.location));
     assert.equal(u.origin + u.pathname, 'http://127.0.0.1:8080/apps/bilirubin-chart/launch.html');
     assert.equal(u.searchParams.get('iss'), 'http://127.0.0.1:8080/demo/data');
-    const launch = (await h.services.launches.find((await h.services.tenants.get('demo'))!.key, u.searchParams.get('launch')!));
+    const launch = (await h.services.launches.find((await h.services.tenants.get('demo'))!.key, hashLaunchId(u.searchParams.get('launch')!), Date.now()));
     assert.ok(launch);
     assert.equal(launch!.username, 'practitioner');
     assert.deepEqual(launch!.parameters, { patient: 'BILIBABY', need_patient_banner: true });
@@ -159,7 +159,7 @@ describe('console pages', () => {
     const res = await post('/console/s/demo/launch', { client_id: 'bilirubin_chart', patient: 'BILIBABY', simulate_error: 'auth_access_denied', mode: 'tab' });
     assert.equal(res.statusCode, 303, res.body);
     const launchId = new URL(String(res.headers.location)).searchParams.get('launch')!;
-    assert.equal((await h.services.launches.find((await h.services.tenants.get('demo'))!.key, launchId))?.simulateError, 'auth_access_denied');
+    assert.equal((await h.services.launches.find((await h.services.tenants.get('demo'))!.key, hashLaunchId(launchId), Date.now()))?.simulateError, 'auth_access_denied');
   });
 
   test('launch inside the simulated EHR frame: banner shown by the frame when need_patient_banner is false', async () => {
@@ -179,7 +179,7 @@ describe('console pages', () => {
     const src = /<iframe class="ehr-app" title="Bilirubin Chart" src="([^"]+)"/.exec(res.body)?.[1];
     assert.ok(src, 'the app is framed');
     const u = new URL(src!.replace(/&amp;/g, '&'));
-    const launch = (await h.services.launches.find((await h.services.tenants.get('demo'))!.key, u.searchParams.get('launch')!));
+    const launch = (await h.services.launches.find((await h.services.tenants.get('demo'))!.key, hashLaunchId(u.searchParams.get('launch')!), Date.now()));
     assert.deepEqual(launch!.parameters, {
       patient: 'BILIBABY',
       intent: 'reconcile',

@@ -89,11 +89,11 @@ for (const [name, open, skip] of backends) {
       const f = await open();
       try {
         const now = Date.now();
-        const base = { sandboxKey: 1, parameters: { patient: 'p' }, createdAt: now, createdBy: 'test', expiresAt: now + 60_000 };
+        const base = { sandboxKey: 1, parameters: { patient: 'p' }, clientIds: [], authority: 'orchestrator' as const, createdAt: now, createdBy: 'test', expiresAt: now + 60_000 };
         await f.backend.launches.insert({ ...base, idHash: hashLaunchId('sim'), simulateError: 'auth_access_denied' });
         await f.backend.launches.insert({ ...base, idHash: hashLaunchId('plain') });
-        assert.equal((await f.backend.launches.find(1, 'sim'))?.simulateError, 'auth_access_denied');
-        assert.equal((await f.backend.launches.find(1, 'plain'))?.simulateError, undefined);
+        assert.equal((await f.backend.launches.find(1, hashLaunchId('sim'), now))?.simulateError, 'auth_access_denied');
+        assert.equal((await f.backend.launches.find(1, hashLaunchId('plain'), now))?.simulateError, undefined);
       } finally {
         await f.close();
       }

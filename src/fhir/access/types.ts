@@ -24,6 +24,8 @@ export interface TokenGrant {
   expiresAt: number;
   /** The whole launch context (need_patient_banner, fhirContext, intent, custom keys…). */
   context: Record<string, unknown>;
+  /** The authorization-server session the token was issued under (user grants), for launch binding. */
+  sessionUid?: string;
 }
 
 export interface TokenVerifier {

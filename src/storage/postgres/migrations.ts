@@ -12,6 +12,13 @@ export interface PgMigration {
 
 const ix = (name: string, cols: string) => `CREATE TABLE ${name} (rid BIGINT NOT NULL, tenant BIGINT NOT NULL, pid INTEGER NOT NULL, ${cols});`;
 
+/** Same columns as SQLite's migration 10 (src/storage/sqlite/migrations/0010_launch_lifecycle.ts). */
+const LAUNCH_LIFECYCLE_SQL = `
+ALTER TABLE launch_context ADD COLUMN bound_clients TEXT;
+ALTER TABLE launch_context ADD COLUMN authority TEXT;
+ALTER TABLE launch_context ADD COLUMN session_uid TEXT;
+ALTER TABLE auth_client ADD COLUMN launch_ttl INTEGER;`;
+
 export const pgMigrations: PgMigration[] = [
   {
     version: 1,
@@ -264,5 +271,10 @@ DROP INDEX bulk_job_active;
 DROP INDEX bulk_job_client;
 CREATE UNIQUE INDEX bulk_job_active ON bulk_job (tenant, client_id, owner) WHERE status IN ('queued', 'running');
 CREATE INDEX bulk_job_client ON bulk_job (tenant, client_id, owner, status);`,
+  },
+  {
+    version: 10,
+    name: 'launch lifecycle',
+    sql: LAUNCH_LIFECYCLE_SQL,
   },
 ];

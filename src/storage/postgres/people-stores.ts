@@ -37,6 +37,7 @@ const CLIENT_COLS = [
   'may_register_launches',
   'access_token_ttl',
   'refresh_token_ttl',
+  'launch_ttl',
   'registered',
   'created_at',
 ] as const;

@@ -32,6 +32,7 @@ export interface ClientRow {
   may_register_launches: number;
   access_token_ttl: number | null;
   refresh_token_ttl: number | null;
+  launch_ttl: number | null;
   created_at: number;
 }
 
@@ -52,6 +53,7 @@ export const toClient = (r: ClientRow): SandboxClient => ({
   mayRegisterLaunches: r.may_register_launches === 1,
   accessTokenTtl: r.access_token_ttl ?? undefined,
   refreshTokenTtl: r.refresh_token_ttl ?? undefined,
+  launchTtl: r.launch_ttl ?? undefined,
   createdAt: r.created_at,
 });
 
@@ -78,6 +80,13 @@ export function httpUrl(value: string, what: string): string {
 function ttl(v: number | undefined, what: string): number | undefined {
   if (v === undefined) return undefined;
   if (!Number.isInteger(v) || v < 30 || v > 5 * 365 * 86400) throw new AuthInputError(`${what} must be between 30 seconds and 5 years`, 'invalid');
+  return v;
+}
+
+/** Launch lifetimes (architecture §5): between 30 seconds and 24 hours. */
+function launchTtl(v: number | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!Number.isInteger(v) || v < 30 || v > 86400) throw new AuthInputError('launch lifetime must be between 30 seconds and 24 hours (86400 seconds)', 'invalid');
   return v;
 }
 
@@ -147,6 +156,7 @@ export function clientRow(sandboxKey: number, o: ClientAddOptions): { row: Clien
       may_register_launches: o.mayRegisterLaunches ? 1 : 0,
       access_token_ttl: ttl(o.accessTokenTtl, 'access token lifetime') ?? null,
       refresh_token_ttl: ttl(o.refreshTokenTtl, 'refresh token lifetime') ?? null,
+      launch_ttl: launchTtl(o.launchTtl) ?? null,
       created_at: Date.now(),
     },
   };
@@ -161,9 +171,9 @@ export class SqliteClientStore implements ClientStore {
     this.byLaunchUri = db.prepare('SELECT * FROM auth_client WHERE tenant = ? AND launch_uri = ? ORDER BY created_at LIMIT 1');
     this.ins = db.prepare(
       `INSERT INTO auth_client (tenant, client_id, name, auth_method, secret_hash, jwks_uri, jwks, redirect_uris, launch_uri, scope,
-         grant_types, pkce, consent, may_register_launches, access_token_ttl, refresh_token_ttl, registered, created_at)
+         grant_types, pkce, consent, may_register_launches, access_token_ttl, refresh_token_ttl, launch_ttl, registered, created_at)
        VALUES (@tenant, @client_id, @name, @auth_method, @secret_hash, @jwks_uri, @jwks, @redirect_uris, @launch_uri, @scope,
-         @grant_types, @pkce, @consent, @may_register_launches, @access_token_ttl, @refresh_token_ttl, @registered, @created_at)`,
+         @grant_types, @pkce, @consent, @may_register_launches, @access_token_ttl, @refresh_token_ttl, @launch_ttl, @registered, @created_at)`,
     );
   }
 

@@ -33,9 +33,11 @@ export interface Harness {
   fhir: FhirService;
   sandbox: Sandbox;
   urls: ReturnType<typeof sandboxUrls>;
-  /** Registers a launch like the launch service does; returns its id. */
+  /** Stores a launch as the lifecycle would (an orchestrator's by default; `clientIds` binds it); returns its id. */
   launch(l: Partial<StoredLaunch> & { parameters?: Record<string, unknown> }, sandbox?: Sandbox): Promise<string>;
   newSandbox(id: string): Promise<Sandbox>;
+  /** Moves the launch lifecycle's clock forward (lifetimes, the single sign-on window) without sleeping. */
+  advance(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -59,7 +61,8 @@ export async function startHarness(): Promise<Harness> {
   const tenants = backend.tenants;
   const launches = backend.launches;
   const fhir = new FhirService({ store: backend.resources, config });
-  const auth = await createAuthService({ config, backend, tenants, launches, fhir });
+  let offset = 0;
+  const auth = await createAuthService({ config, backend, tenants, launches, fhir, clock: () => Date.now() + offset });
   const app = Fastify({ logger: false });
   installBodyParsers(app);
   installErrorHandlers(app);
@@ -84,13 +87,18 @@ export async function startHarness(): Promise<Harness> {
     sandbox,
     urls: sandboxUrls(config.publicUrl, 'demo'),
     newSandbox,
+    advance(ms) {
+      offset += ms;
+    },
     async launch(l, sb = sandbox) {
       const id = newLaunchId();
-      const now = Date.now();
+      const now = Date.now() + offset;
       (await launches.insert({
         sandboxKey: sb.key,
         idHash: hashLaunchId(id),
         parameters: {},
+        clientIds: [],
+        authority: 'orchestrator',
         createdAt: now,
         createdBy: 'test',
         expiresAt: now + 600_000,
