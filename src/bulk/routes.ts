@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/config.js';
 import { badRequest, FhirError, notFound, unauthorized } from '../errors/errors.js';
+import { authenticatedCacheHeaders } from '../http/caching.js';
 import type { TokenGrant, TokenVerifier } from '../fhir/access/types.js';
 import { ID_PATTERN } from '../fhir/definitions.js';
 import type { Sandbox, TenantStore } from '../storage/types.js';
@@ -110,7 +111,7 @@ export async function registerBulkRoutes(app: FastifyInstance, deps: BulkRouteDe
     f.addHook('onRequest', async (req, reply) => {
       const origin = req.headers.origin;
       reply.header('access-control-allow-origin', origin ?? '*');
-      if (origin) reply.header('vary', 'Origin');
+      authenticatedCacheHeaders(reply);
       reply.header('access-control-expose-headers', EXPOSE);
     });
 

@@ -12,6 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
+import { checkResourceSize, countParam, offsetParam } from '../config/limits.js';
 import { badRequest, conflict, FhirError, forbidden, gone, notFound, preconditionFailed } from '../errors/errors.js';
 import type { AccessPolicy, Constraint } from './access/policy.js';
 import type { Perm } from './access/scopes.js';
@@ -100,6 +101,19 @@ export class WriteSet {
     if (this.ops.length === 0) return;
     const out = await store.apply(tenant, this.ops);
     for (const [i, r] of out.entries()) Object.assign(this.results[i], r);
+  }
+}
+
+/**
+ * The Patient compartments of a not yet validated resource, to refuse a write outside the token's
+ * compartment before validating it; undefined when they cannot be computed on this input (the write
+ * is then validated first and checked on its index rows, as always).
+ */
+function earlyCompartments(resource: Resource): string[] | undefined {
+  try {
+    return compartmentsOf(resource);
+  } catch {
+    return undefined;
   }
 }
 
@@ -347,10 +361,17 @@ export class FhirRepository {
       meta: { ...cleanMeta, versionId: String(version), lastUpdated: new Date(now).toISOString() },
       ...rest,
     } as Resource;
+    // Cheap checks first: authorization (compartment, scopes), then size, then the costly validation
+    // and indexing — a large write outside the token's compartment is refused before any of them.
+    const early = earlyCompartments(resource);
+    if (early) await this.writeGuard(type, early, c);
+    const content = JSON.stringify(resource);
+    checkResourceSize(type, Buffer.byteLength(content));
     if (this.validation === 'full') validateFull(resource);
     const ix = indexResource(resource);
+    // Authoritative: from the index rows of the validated resource.
     const guard = await this.writeGuard(type, ix.compartments, c);
-    const rec: WriteRecord = { type, id, content: JSON.stringify(resource), version, lastUpdated: now, method, index: ix.rows, compartments: ix.compartments };
+    const rec: WriteRecord = { type, id, content, version, lastUpdated: now, method, index: ix.rows, compartments: ix.compartments };
     return ws.put(rec, cur?.version ?? 0, guard);
   }
 
@@ -561,11 +582,9 @@ export class FhirRepository {
     let since: number | undefined;
     for (const [k, v] of params) {
       if (k === '_count') {
-        if (!/^\d+$/.test(v)) throw badRequest('_count must be a non-negative integer');
-        count = Math.min(Number(v), 1000);
+        count = countParam(k, v);
       } else if (k === '_offset') {
-        if (!/^\d+$/.test(v)) throw badRequest('_offset must be a non-negative integer');
-        offset = Number(v);
+        offset = offsetParam(k, v);
       } else if (k === '_since') {
         const r = dateRange(v);
         if (!r) throw badRequest(`_since must be an instant, got ${JSON.stringify(v)}`);
@@ -648,11 +667,9 @@ export class FhirRepository {
         typeFilter = new Set(v.split(',').map((s) => s.trim()));
         for (const t of typeFilter) if (!isResourceType(t)) throw badRequest(`_type: unknown resource type ${t}`);
       } else if (k === '_count') {
-        if (!/^\d+$/.test(v)) throw badRequest('_count must be a non-negative integer');
-        count = Math.min(Number(v), 1000);
+        count = countParam(k, v);
       } else if (k === '_offset') {
-        if (!/^\d+$/.test(v)) throw badRequest('_offset must be a non-negative integer');
-        offset = Number(v);
+        offset = offsetParam(k, v);
       } else if (k !== '_format' && k !== '_pretty') {
         throw badRequest(`unsupported $everything parameter ${k}`);
       }

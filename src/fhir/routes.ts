@@ -8,6 +8,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/config.js';
 import { FhirError, forbidden, notFound, unauthorized } from '../errors/errors.js';
+import { authenticatedCacheHeaders, openCacheHeaders } from '../http/caching.js';
 import type { Sandbox, TenantStore } from '../storage/types.js';
 import type { RequestAccess, TokenVerifier } from './access/types.js';
 import { AUDIT_TYPE, auditEventResponse } from './audit-events.js';
@@ -249,11 +250,12 @@ export async function registerFhirRoutes(app: FastifyInstance, opts: FhirRouteDe
   }
 
   await app.register(async (f) => {
-    // CORS on every FHIR response, errors included (browser SMART apps).
+    // CORS and cache headers on every FHIR response, errors included (browser SMART apps).
     f.addHook('onRequest', async (req, reply) => {
       const origin = header(req, 'origin');
       reply.header('access-control-allow-origin', origin ?? '*');
-      if (origin) reply.header('vary', 'Origin');
+      if (req.routeOptions.url?.startsWith('/:sandbox/open')) openCacheHeaders(reply);
+      else authenticatedCacheHeaders(reply);
       reply.header('access-control-expose-headers', EXPOSE_HEADERS);
     });
     const preflight = async (_req: FastifyRequest, reply: FastifyReply) =>
