@@ -28,6 +28,8 @@ export const LIMITS = {
   jsonDepth: 100,
   /** Elements of one array in any JSON request body. */
   jsonArrayLength: 10_000,
+  /** Bytes of an application/x-www-form-urlencoded body (POST `_search`, sign-in and console forms). */
+  formBytes: 64 * 1024,
   /** Serialized size of one written resource, in bytes, unless RESOURCE_BYTES_BY_TYPE says otherwise. */
   resourceBytes: 1024 * 1024,
 } as const;
@@ -88,12 +90,16 @@ export function jsonShapeError(text: string, maxDepth: number = LIMITS.jsonDepth
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
     if (c === 34 /* " */) {
-      // Skip the string: find its closing quote, stepping over escapes.
-      for (i++; i < n; i++) {
-        const s = text.charCodeAt(i);
-        if (s === 92 /* \ */) i++;
-        else if (s === 34) break;
+      // Skip the string: its closing quote is the next one not escaped by an odd run of backslashes.
+      let j = text.indexOf('"', i + 1);
+      while (j !== -1) {
+        let k = j - 1;
+        while (text.charCodeAt(k) === 92 /* \ */) k--;
+        if ((j - 1 - k) % 2 === 0) break;
+        j = text.indexOf('"', j + 1);
       }
+      if (j === -1) return undefined; // an unterminated string: JSON.parse reports it
+      i = j;
     } else if (c === 123 /* { */ || c === 91 /* [ */) {
       if (depth === maxDepth) return limitExceeded('jsonDepth', maxDepth, 'JSON body nesting depth');
       commas[++depth] = c === 123 ? -1 : 0;

@@ -195,8 +195,7 @@ export async function registerFhirRoutes(app: FastifyInstance, opts: FhirRouteDe
         return reply.type(FHIR_JSON).send(out);
       }
       if (path[path.length - 1] === '_search' && path.length <= 2) {
-        const q = new URLSearchParams(searchPairs(req, query)).toString();
-        return reply.type(FHIR_JSON).send(await getText(repo, path.slice(0, -1), q, { strict: prefer.strict, allTypes: resourceTypes() }));
+        return reply.type(FHIR_JSON).send(await getText(repo, path.slice(0, -1), searchPairs(req, query), { strict: prefer.strict, allTypes: resourceTypes() }));
       }
       if (path.length === 3 && type === 'Patient' && op === '$everything') {
         return reply.type(FHIR_JSON).send(await getText(repo, path, queryText, { allTypes: resourceTypes() }));

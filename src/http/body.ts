@@ -7,7 +7,7 @@
  * `Record<string, string | string[]>`. Other media types are refused by fastify with 415.
  */
 import type { FastifyInstance } from 'fastify';
-import { jsonShapeError } from '../config/limits.js';
+import { jsonShapeError, LIMITS } from '../config/limits.js';
 import { badRequest } from '../errors/errors.js';
 
 export const JSON_TYPES = ['application/json', 'application/fhir+json', 'application/json-patch+json'];
@@ -25,11 +25,15 @@ export function installBodyParsers(app: FastifyInstance): void {
       done(badRequest(`request body is not valid JSON: ${(e as Error).message}`), undefined);
     }
   });
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+  // The form limit is fastify's own for this parser: a larger Content-Length is refused (413) before
+  // a byte is read; src/http/errors.ts names the limit.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: LIMITS.formBytes }, (_req, body, done) => {
     const out: Record<string, string | string[]> = {};
     for (const [k, v] of new URLSearchParams(body as string)) {
       const prev = out[k];
-      out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+      if (prev === undefined) out[k] = v;
+      else if (Array.isArray(prev)) prev.push(v); // in place: a repeated key stays linear
+      else out[k] = [prev, v];
     }
     done(null, out);
   });
