@@ -111,3 +111,10 @@ export function jsonShapeError(text: string, maxDepth: number = LIMITS.jsonDepth
   }
   return undefined;
 }
+
+/** JSON.parse behind the same shape limits, for JSON that arrives inside other input (form fields, fetched manifests). */
+export function parseJsonWithinLimits(text: string): unknown {
+  const shape = jsonShapeError(text);
+  if (shape) throw shape;
+  return JSON.parse(text);
+}
