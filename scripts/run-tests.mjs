@@ -23,5 +23,9 @@ if (chosen.length === 0) {
   console.error('no test files found under dist/test (did the build run?)');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', ...chosen], { stdio: 'inherit' });
+// Read queries have a 250 ms time budget by default. Two test files run at once on a 2-core machine
+// (CI: beside builds), so an ordinary search can take longer in wall time: the suite raises the budget,
+// and the tests of the budget itself set their own.
+const env = { ...process.env, SMART_SANDBOX_QUERY_BUDGET_MS: process.env.SMART_SANDBOX_QUERY_BUDGET_MS ?? '5000' };
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', ...chosen], { stdio: 'inherit', env });
 process.exit(r.status ?? 1);

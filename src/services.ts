@@ -41,12 +41,12 @@ export const PUBLIC_URL_SETTING = 'public_url';
 export async function openBackend(config: Config): Promise<StorageBackend> {
   if (config.databaseUrl) {
     try {
-      return await openPostgresBackend(config.databaseUrl);
+      return await openPostgresBackend(config.databaseUrl, { queryBudgetMs: config.queryBudgetMs });
     } catch (e) {
       throw new StorageNotAvailable(`cannot open the PostgreSQL database: ${(e as Error).message}`);
     }
   }
-  return openSqliteBackend(config.dataDir);
+  return openSqliteBackend(config.dataDir, { readWorkers: config.readWorkers, queryBudgetMs: config.queryBudgetMs });
 }
 
 /**

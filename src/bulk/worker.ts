@@ -15,7 +15,8 @@ interface Input {
 }
 
 const input = workerData as Input;
-const services = await createServices(input.config);
+// The export already runs off the API's event loop: its reads need no worker threads of their own.
+const services = await createServices({ ...input.config, readWorkers: 0 });
 try {
   const outcome = await executeJob(
     { jobs: services.bulk.jobs, fhir: services.fhir, dataDir: input.config.dataDir, retentionMs: input.retentionMs },

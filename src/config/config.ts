@@ -39,6 +39,18 @@ export interface Config {
   bulkRetentionSeconds: number;
   /** Bulk export (issue 8): run jobs in a worker thread (default) or inline on the event loop, chunked (`SMART_SANDBOX_BULK_RUNNER`). */
   bulkRunner: 'worker' | 'inline';
+  /**
+   * Time budget of one read query — searches, history, `$everything` — in milliseconds
+   * (`SMART_SANDBOX_QUERY_BUDGET_MS`, default 250): past it the request answers 400 `too-costly` and
+   * the query is abandoned, so no single request holds the server. PostgreSQL enforces it with
+   * `statement_timeout`.
+   */
+  queryBudgetMs: number;
+  /**
+   * SQLite: worker threads running read queries under that budget (`SMART_SANDBOX_READ_WORKERS`,
+   * default 2). 0 runs them on the event loop, without a budget.
+   */
+  readWorkers: number;
 }
 
 export class ConfigError extends Error {}
@@ -57,6 +69,8 @@ export interface ConfigInput {
   adminToken?: string;
   bulkRetentionSeconds?: string | number;
   bulkRunner?: string;
+  queryBudgetMs?: string | number;
+  readWorkers?: string | number;
 }
 
 /** Environment variables that map onto config fields (architecture §4). */
@@ -74,6 +88,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
     adminToken: env.SMART_SANDBOX_ADMIN_TOKEN,
     bulkRetentionSeconds: env.SMART_SANDBOX_BULK_RETENTION,
     bulkRunner: env.SMART_SANDBOX_BULK_RUNNER,
+    queryBudgetMs: env.SMART_SANDBOX_QUERY_BUDGET_MS,
+    readWorkers: env.SMART_SANDBOX_READ_WORKERS,
   };
 }
 
@@ -133,5 +149,7 @@ export function resolveConfig(...inputs: ConfigInput[]): Config {
     bodyLimit: int('body-limit', pick('bodyLimit'), 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     trustProxy: (pick('trustProxy') as boolean | undefined) ?? false,
     logLevel,
+    queryBudgetMs: int('query-budget-ms', pick('queryBudgetMs'), 250, 1, 600_000),
+    readWorkers: int('read-workers', pick('readWorkers'), 1, 0, 64),
   };
 }

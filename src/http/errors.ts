@@ -7,7 +7,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LIMITS } from '../config/limits.js';
 import { FhirError, outcome } from '../errors/errors.js';
-import { DatabaseUnavailable } from '../storage/backend.js';
+import { DatabaseUnavailable, QueryBudgetExceeded } from '../storage/backend.js';
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
@@ -30,6 +30,11 @@ export function toFhirError(error: unknown): FhirError | undefined {
   // The database is away (PostgreSQL restarting, network cut): retryable, the node recovers by itself.
   if (error instanceof DatabaseUnavailable)
     return new FhirError(503, [{ severity: 'error', code: 'transient', diagnostics: 'the database is temporarily unavailable; retry shortly' }], { 'retry-after': '2' });
+  // A query past its time budget: the request asked for too much (or the server is saturated by such).
+  if (error instanceof QueryBudgetExceeded)
+    return error.busy
+      ? new FhirError(503, [{ severity: 'error', code: 'too-costly', diagnostics: error.message }], { 'retry-after': '1' })
+      : new FhirError(400, [{ severity: 'error', code: 'too-costly', diagnostics: `${error.message}: narrow the search (fewer parameters, values or includes, a smaller _count)` }]);
   const e = error as FastifyError;
   const known = e?.code ? FASTIFY_CODES[e.code] : undefined;
   if (known) return new FhirError(known[0], [{ severity: 'error', code: known[1], diagnostics: e.message }]);

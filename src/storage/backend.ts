@@ -43,3 +43,17 @@ export class DatabaseUnavailable extends Error {
     this.cause = cause;
   }
 }
+
+/**
+ * A read query ran past its time budget (`SMART_SANDBOX_QUERY_BUDGET_MS`) and was abandoned, so that
+ * no single request holds the server. `busy`: it never started, because every read connection was
+ * taken by queries still finishing past their own budgets.
+ */
+export class QueryBudgetExceeded extends Error {
+  constructor(
+    readonly budgetMs: number,
+    readonly busy = false,
+  ) {
+    super(busy ? `the server is busy with costly queries; no read connection freed up within ${budgetMs} ms, retry shortly` : `the query took longer than its ${budgetMs} ms budget`);
+  }
+}

@@ -26,12 +26,16 @@ import { createTestDatabase } from '../helpers/postgres.js';
  */
 export const TEST_BACKEND = process.env.SMART_SANDBOX_TEST_BACKEND === 'postgres' ? 'postgres' : 'sqlite';
 
+/** The suites' query budget: generous, since the suite runs on a loaded machine (see scripts/run-tests.mjs). */
+const QUERY_BUDGET_MS = Number(process.env.SMART_SANDBOX_QUERY_BUDGET_MS ?? 5000);
+
+/** Searches and history run as on a server: on the read pool / read connections, under the budget. */
 export async function openTestBackend(dir: string): Promise<{ backend: StorageBackend; drop: () => Promise<void> }> {
   if (TEST_BACKEND === 'postgres') {
     const db = await createTestDatabase();
-    return { backend: await openPostgresBackend(db.url), drop: () => db.drop() };
+    return { backend: await openPostgresBackend(db.url, { queryBudgetMs: QUERY_BUDGET_MS }), drop: () => db.drop() };
   }
-  return { backend: sqliteBackend(openSqlite(dir)), drop: async () => undefined };
+  return { backend: sqliteBackend(openSqlite(dir), { readWorkers: 2, queryBudgetMs: QUERY_BUDGET_MS }), drop: async () => undefined };
 }
 
 export const PUBLIC_URL = 'http://fhir.test';

@@ -11,11 +11,15 @@ import { PgLaunchStore } from './launch-store.js';
 import { migratePostgres } from './migrate.js';
 import { pgAuditLog, PgScenarioStore } from './misc-stores.js';
 import { PgClientStore, PgPersonaStore } from './people-stores.js';
-import { createPool, query } from './pool.js';
+import { createPool, poolSize, query } from './pool.js';
 import { PgResourceStore } from './resource-store.js';
 import { PgTenantStore } from './tenant-store.js';
 
-export function postgresBackend(pool: pg.Pool): StorageBackend & { pool: pg.Pool } {
+/**
+ * @param reads a second, smaller pool whose statements PostgreSQL cancels past the query budget;
+ *   searches and history run there (the store layer's time budget), writes never do.
+ */
+export function postgresBackend(pool: pg.Pool, reads?: { pool: pg.Pool; budgetMs: number }): StorageBackend & { pool: pg.Pool } {
   let open = true;
   const audit = pgAuditLog(pool, () => open);
   return {
@@ -23,7 +27,7 @@ export function postgresBackend(pool: pg.Pool): StorageBackend & { pool: pg.Pool
     pool,
     tenants: new PgTenantStore(pool),
     launches: new PgLaunchStore(pool),
-    resources: new PgResourceStore(pool),
+    resources: new PgResourceStore(pool, reads),
     audit,
     scenarios: new PgScenarioStore(pool),
     oidc: new PgOidcPayloadStore(pool),
@@ -38,13 +42,14 @@ export function postgresBackend(pool: pg.Pool): StorageBackend & { pool: pg.Pool
     async close() {
       await audit.close().catch(() => undefined);
       open = false;
+      await reads?.pool.end();
       await pool.end();
     },
   };
 }
 
 /** Opens a pool on `url` and applies pending migrations (with the migration lock). */
-export async function openPostgresBackend(url: string): Promise<StorageBackend & { pool: pg.Pool }> {
+export async function openPostgresBackend(url: string, opts: { queryBudgetMs?: number } = {}): Promise<StorageBackend & { pool: pg.Pool }> {
   const pool = createPool(url);
   try {
     await migratePostgres(pool);
@@ -52,5 +57,6 @@ export async function openPostgresBackend(url: string): Promise<StorageBackend &
     await pool.end().catch(() => undefined);
     throw e;
   }
-  return postgresBackend(pool);
+  const budgetMs = opts.queryBudgetMs;
+  return postgresBackend(pool, budgetMs ? { pool: createPool(url, Math.max(2, Math.ceil(poolSize() / 2)), budgetMs), budgetMs } : undefined);
 }

@@ -11,10 +11,20 @@ pg.types.setTypeParser(20, Number); // int8 / BIGINT, COUNT(*)
 
 export type Queryable = pg.Pool | pg.PoolClient;
 
-export function createPool(url: string, max = Number(process.env.SMART_SANDBOX_PG_POOL ?? 10)): pg.Pool {
+/** Connections of one process's main pool (`SMART_SANDBOX_PG_POOL`, default 10). */
+export function poolSize(): number {
+  return Number(process.env.SMART_SANDBOX_PG_POOL ?? 10);
+}
+
+/**
+ * @param statementTimeoutMs server-side `statement_timeout` of every statement on these connections:
+ *   the read pool's time budget (PostgreSQL cancels the statement itself, SQLSTATE 57014).
+ */
+export function createPool(url: string, max = poolSize(), statementTimeoutMs?: number): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,
     max,
+    ...(statementTimeoutMs ? { statement_timeout: statementTimeoutMs } : {}),
     // Fail fast while the database is away instead of queueing requests for ever.
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30_000,

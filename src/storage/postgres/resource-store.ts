@@ -8,6 +8,7 @@
 import type pg from 'pg';
 import type { HistoryEntry, HistoryQuery, IndexRows, ResourceStore, StoredResource, WriteOp, WriteRecord } from '../../fhir/store.js';
 import { VersionConflict } from '../../fhir/store.js';
+import { QueryBudgetExceeded } from '../backend.js';
 import { one, query, run, toPg, transaction, wrapError } from './pool.js';
 import type { ResourceRow } from '../rows.js';
 
@@ -47,7 +48,10 @@ export class PgResourceStore implements ResourceStore {
   private readonly pids = new Map<string, number>();
   private pidsLoaded = false;
 
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly reads?: { pool: pg.Pool; budgetMs: number },
+  ) {}
 
   async read(tenant: number, type: string, id: string): Promise<StoredResource | undefined> {
     const r = await one<ResourceRow>(this.pool, `SELECT ${SELECT_COLS} FROM resource WHERE tenant = ? AND rtype = ? AND id = ?`, [tenant, type, id]);
@@ -245,8 +249,7 @@ export class PgResourceStore implements ResourceStore {
       params.push(q.since);
     }
     params.push(q.limit, q.offset);
-    const rows = await query<ResourceRow & { method: HistoryEntry['method'] }>(
-      this.pool,
+    const rows = await this.query<ResourceRow & { method: HistoryEntry['method'] }>(
       `SELECT v.rid, v.rtype, v.id, v.version, v.last_updated, CASE WHEN v.content IS NULL THEN 1 ELSE 0 END AS deleted, v.content, v.method
        FROM resource_version v WHERE ${where.join(' AND ')}
        ORDER BY v.last_updated DESC, v.rid DESC, v.version DESC LIMIT ? OFFSET ?`,
@@ -279,8 +282,16 @@ export class PgResourceStore implements ResourceStore {
     return r?.pid;
   }
 
+  /** Read queries of searches and history: on the read pool, cancelled by PostgreSQL past the budget. */
   async query<T = Record<string, unknown>>(sql: string, params: unknown[]): Promise<T[]> {
-    return query<T>(this.pool, sql, params);
+    if (!this.reads) return query<T>(this.pool, sql, params);
+    try {
+      return await query<T>(this.reads.pool, sql, params);
+    } catch (e) {
+      // 57014 query_canceled: statement_timeout fired.
+      if ((e as { code?: string }).code === '57014') throw new QueryBudgetExceeded(this.reads.budgetMs);
+      throw e;
+    }
   }
 
   async *exportAll(tenant: number): AsyncIterable<string> {

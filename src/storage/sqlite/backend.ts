@@ -10,6 +10,7 @@ import { SqliteLaunchStore } from './launch-store.js';
 import { OidcPayloadTable } from './oidc-adapter.js';
 import { openSqlite, type Sqlite } from './open.js';
 import { SqlitePersonaStore } from './persona-store.js';
+import { SqliteReadPool } from './read-pool.js';
 import { SqliteSmartContextStore } from './smart-context-store.js';
 import { SqliteTenantStore } from './tenant-store.js';
 
@@ -18,14 +19,23 @@ export function sqliteOf(backend: StorageBackend): Sqlite | undefined {
   return backend.kind === 'sqlite' ? (backend as StorageBackend & { db: Sqlite }).db : undefined;
 }
 
-export function sqliteBackend(db: Sqlite): StorageBackend & { db: Sqlite } {
+export interface SqliteBackendOptions {
+  /** Worker threads for read queries with a time budget; 0 runs them on the connection itself. */
+  readWorkers?: number;
+  /** Time budget of one read query in milliseconds. */
+  queryBudgetMs?: number;
+}
+
+export function sqliteBackend(db: Sqlite, opts: SqliteBackendOptions = {}): StorageBackend & { db: Sqlite } {
   const audit = new SqliteAuditLog(db);
+  // An in-memory database cannot be shared with another thread.
+  const reads = opts.readWorkers && !db.memory ? new SqliteReadPool(db.name, { size: opts.readWorkers, budgetMs: opts.queryBudgetMs ?? 250 }) : undefined;
   return {
     kind: 'sqlite',
     db,
     tenants: new SqliteTenantStore(db),
     launches: new SqliteLaunchStore(db),
-    resources: new SqliteResourceStore(db),
+    resources: new SqliteResourceStore(db, reads),
     audit,
     scenarios: new SqliteScenarioStore(db),
     oidc: new OidcPayloadTable(db),
@@ -38,12 +48,13 @@ export function sqliteBackend(db: Sqlite): StorageBackend & { db: Sqlite } {
       db.prepare('SELECT 1').get();
     },
     async close() {
+      await reads?.close();
       await audit.close();
       db.close();
     },
   };
 }
 
-export function openSqliteBackend(dataDir: string): StorageBackend & { db: Sqlite } {
-  return sqliteBackend(openSqlite(dataDir));
+export function openSqliteBackend(dataDir: string, opts: SqliteBackendOptions = {}): StorageBackend & { db: Sqlite } {
+  return sqliteBackend(openSqlite(dataDir), opts);
 }

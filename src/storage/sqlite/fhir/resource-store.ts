@@ -7,6 +7,7 @@
 import type Database from 'better-sqlite3';
 import { type HistoryEntry, type HistoryQuery, type IndexRows, type ResourceStore, type StoredResource, VersionConflict, type WriteOp, type WriteRecord } from '../../../fhir/store.js';
 import type { Sqlite } from '../open.js';
+import type { SqliteReadPool } from '../read-pool.js';
 import type { ResourceRow } from '../../rows.js';
 
 const toStored = (r: ResourceRow): StoredResource => ({
@@ -27,7 +28,14 @@ export class SqliteResourceStore implements ResourceStore {
   private readonly pids = new Map<string, number>();
   private readonly stmtCache = new Map<string, Database.Statement>();
 
-  constructor(private readonly db: Sqlite) {
+  /**
+   * @param reads worker-thread connections with a time budget for searches and history (the server);
+   *   without it (CLI commands, in-memory test databases) they run on this connection.
+   */
+  constructor(
+    private readonly db: Sqlite,
+    private readonly reads?: SqliteReadPool,
+  ) {
     const p = (sql: string) => db.prepare(sql);
     this.s = {
       read: p('SELECT rid, rtype, id, version, last_updated, deleted, content FROM resource WHERE tenant = ? AND rtype = ? AND id = ?'),
@@ -161,7 +169,7 @@ export class SqliteResourceStore implements ResourceStore {
       params.push(q.since);
     }
     params.push(q.limit, q.offset);
-    const rows = this.querySync<ResourceRow & { method: HistoryEntry['method'] }>(
+    const rows = await this.query<ResourceRow & { method: HistoryEntry['method'] }>(
       `SELECT v.rid, v.rtype, v.id, v.version, v.last_updated, CASE WHEN v.content IS NULL THEN 1 ELSE 0 END AS deleted,
               v.content, v.method
        FROM resource_version v WHERE ${where.join(' AND ')}
@@ -204,6 +212,7 @@ export class SqliteResourceStore implements ResourceStore {
   }
 
   async query<T = Record<string, unknown>>(sql: string, params: unknown[]): Promise<T[]> {
+    if (this.reads) return this.reads.all<T>(sql, params);
     return this.querySync<T>(sql, params);
   }
 
