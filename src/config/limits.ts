@@ -30,6 +30,8 @@ export const LIMITS = {
   jsonArrayLength: 10_000,
   /** Bytes of an application/x-www-form-urlencoded body (POST `_search`, sign-in and console forms). */
   formBytes: 64 * 1024,
+  /** Search index rows of one written resource (each is a database row written with it). */
+  indexRows: 10_000,
   /** Serialized size of one written resource, in bytes, unless RESOURCE_BYTES_BY_TYPE says otherwise. */
   resourceBytes: 1024 * 1024,
 } as const;
@@ -117,4 +119,11 @@ export function parseJsonWithinLimits(text: string): unknown {
   const shape = jsonShapeError(text);
   if (shape) throw shape;
   return JSON.parse(text);
+}
+
+/** Refuses a resource whose search index would have more rows than LIMITS.indexRows. */
+export function checkIndexRows(type: string, rows: Record<string, unknown[]>): void {
+  let n = 0;
+  for (const list of Object.values(rows)) n += list.length;
+  if (n > LIMITS.indexRows) throw limitExceeded('indexRows', LIMITS.indexRows, `a ${type} with ${n} search index entries`);
 }

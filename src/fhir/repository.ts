@@ -18,7 +18,7 @@ import type { AccessPolicy, Constraint } from './access/policy.js';
 import type { Perm } from './access/scopes.js';
 import { AUDIT_TYPE, auditWriteRefused } from './audit-events.js';
 import { ID_PATTERN, inPatientCompartment, isResourceType, resourceTypes } from './definitions.js';
-import { compartmentsOf, indexResource } from './indexer.js';
+import { compartmentsOf } from './indexer.js';
 import { core } from './medplum.js';
 import { and, type Cond, FALSE, or, TRUE } from './search/cond.js';
 import { executeSearch, type ExecContext, pageSql, pidsNeeded, type Row } from './search/execute.js';
@@ -27,7 +27,7 @@ import { bundleText, type BundleEntryText, renderResource } from './search/resul
 import { compile, SqlBuilder } from './search/sql.js';
 import { dateRange } from './search/values.js';
 import { type ResourceStore, type StoredResource, VersionConflict, type WriteGuard, type WriteOp, type WriteRecord } from './store.js';
-import { validateFull } from './validation.js';
+import { prepareVersion } from './prepare.js';
 
 export type ValidationLevel = 'full' | 'structure';
 
@@ -366,9 +366,9 @@ export class FhirRepository {
     const early = earlyCompartments(resource);
     if (early) await this.writeGuard(type, early, c);
     const content = JSON.stringify(resource);
-    checkResourceSize(type, Buffer.byteLength(content));
-    if (this.validation === 'full') validateFull(resource);
-    const ix = indexResource(resource);
+    const bytes = Buffer.byteLength(content);
+    checkResourceSize(type, bytes);
+    const ix = await prepareVersion(resource, this.validation === 'full', bytes);
     // Authoritative: from the index rows of the validated resource.
     const guard = await this.writeGuard(type, ix.compartments, c);
     const rec: WriteRecord = { type, id, content, version, lastUpdated: now, method, index: ix.rows, compartments: ix.compartments };

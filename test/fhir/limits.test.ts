@@ -105,6 +105,20 @@ describe('FHIR request limits', () => {
     refused(await call(h, { method: 'POST', url: 'Patient', token: t, body: { resourceType: 'Patient', name: names(LIMITS.jsonArrayLength + 1) } }), 'jsonArrayLength', LIMITS.jsonArrayLength);
   });
 
+  test('search index entries of one resource, counted after validation (off the event loop when large)', async () => {
+    const names = (n: number) => Array.from({ length: n }, (_, i) => ({ family: `F${i}`, given: [`A${i}`, `B${i}`] }));
+    const many = await call(h, { method: 'POST', url: 'Patient', token: t, body: { resourceType: 'Patient', name: names(LIMITS.jsonArrayLength) } });
+    refused(many, 'indexRows', LIMITS.indexRows);
+    const small = await call(h, { method: 'POST', url: 'Patient', token: t, body: { resourceType: 'Patient', name: names(300) } });
+    assert.equal(small.statusCode, 201, small.body.slice(0, 300));
+    // Large enough to be prepared on the worker thread, and invalid: the validation error comes back.
+    const invalid = { resourceType: 'Patient', gender: 'robot', name: names(1000) };
+    const bad = await call(h, { method: 'POST', url: 'Patient', token: t, body: invalid });
+    assert.ok(JSON.stringify(invalid).length > 32 * 1024);
+    assert.equal(bad.statusCode, 400, bad.body.slice(0, 300));
+    assert.match(bad.body, /gender/);
+  });
+
   test('resource size per type: a large Patient is refused, a Binary or DocumentReference of that size is not', async () => {
     const big = 'A'.repeat(LIMITS.resourceBytes + 1000);
     const p = patient('big', 'Doe', { text: { status: 'generated', div: `<div xmlns="http://www.w3.org/1999/xhtml">${big}</div>` } });
