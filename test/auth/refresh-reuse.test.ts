@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DOC, authorize, exchange, seedBasics } from './helpers/flows.js';
-import { type Harness, postForm, startHarness } from './helpers/harness.js';
+import { basic, type Harness, postForm, startHarness } from './helpers/harness.js';
 
 describe('refresh token reuse and prototype-like context keys', () => {
   let h: Harness;
@@ -53,5 +53,16 @@ describe('refresh token reuse and prototype-like context keys', () => {
     assert.deepEqual(t.body.valueOf, [1]);
     assert.ok(Object.hasOwn(t.body, '__proto__'), '__proto__ travels as an own key');
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
+    // The resource server and introspection see the same names.
+    const grant = await h.auth.verifier.verify(h.sandbox, String(t.body.access_token));
+    assert.equal(grant?.context.constructor, 'c');
+    assert.deepEqual(grant?.context.toString, { x: 1 });
+    const conf = await h.auth.clients.add(h.sandbox.key, { clientId: 'proto-introspector', redirectUris: ['http://127.0.0.1:9/cb'] });
+    const i = await postForm(h.urls.introspect, { token: String(t.body.access_token) }, { authorization: basic('proto-introspector', String(conf.generatedSecret)) });
+    assert.equal(i.status, 200);
+    assert.equal(i.body.active, true);
+    assert.equal(i.body.constructor, 'c');
+    assert.equal(i.body.hasOwnProperty, 2);
+    assert.ok(!Object.keys(i.body).some((k) => k.startsWith('smart_key:')), 'no escaped names leave the server');
   });
 });
