@@ -13,8 +13,8 @@ import { postgresSkip } from '../helpers/postgres.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SUITES: Record<string, string[]> = {
-  fhir: ['access', 'bundle', 'rest', 'search', 'search-more', 'validation'],
-  auth: ['authorize', 'backend', 'ehr-launch', 'token', 'verifier-discovery'],
+  fhir: ['access', 'bundle', 'rest', 'search', 'search-more', 'validation', 'limits', 'caching'],
+  auth: ['authorize', 'backend', 'ehr-launch', 'token', 'verifier-discovery', 'refresh-reuse'],
   console: ['access', 'api', 'pages'],
 };
 
