@@ -12,7 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
-import { checkResourceSize, countParam, offsetParam } from '../config/limits.js';
+import { checkResourceSize, countParam, LIMITS, offsetParam } from '../config/limits.js';
 import { badRequest, conflict, FhirError, forbidden, gone, notFound, preconditionFailed } from '../errors/errors.js';
 import type { AccessPolicy, Constraint } from './access/policy.js';
 import type { Perm } from './access/scopes.js';
@@ -716,11 +716,15 @@ export class FhirRepository {
     }
     for (const [t, ids] of refTargets) {
       if (this.policy.tryConstraint(t, 's') === undefined) continue;
-      const found = await this.search([t], [['_id', [...ids].join(',')]], { count: 1000 });
-      for (const r of found.matches) {
-        if (seen.has(r.rid) || (since !== undefined && r.last_updated < since)) continue;
-        seen.add(r.rid);
-        rows.push(r);
+      // In OR-lists of at most LIMITS.orValues ids (a patient may reference hundreds of practitioners).
+      const all = [...ids];
+      for (let i = 0; i < all.length; i += LIMITS.orValues) {
+        const found = await this.search([t], [['_id', all.slice(i, i + LIMITS.orValues).join(',')]], { count: LIMITS.orValues });
+        for (const r of found.matches) {
+          if (seen.has(r.rid) || (since !== undefined && r.last_updated < since)) continue;
+          seen.add(r.rid);
+          rows.push(r);
+        }
       }
     }
     const total = rows.length;

@@ -85,6 +85,21 @@ describe('FHIR request limits', () => {
     refused(await call(h, { url: `Patient?_offset=${2 ** 53 + 2}`, token: t }), 'offset', LIMITS.offset);
   });
 
+  test('$everything gathers more referenced resources than one OR-list may hold', async () => {
+    const n = LIMITS.orValues + 50;
+    const entry = Array.from({ length: n }, (_, i) => ({
+      resource: { resourceType: 'Practitioner', id: `pr${i}`, name: [{ family: `P${i}` }] },
+      request: { method: 'PUT', url: `Practitioner/pr${i}` },
+    }));
+    assert.equal((await call(h, { method: 'POST', url: '', token: t, body: { resourceType: 'Bundle', type: 'transaction', entry } })).statusCode, 200);
+    const obs = observation('many-performers', 'p2', '58941-6', { performer: entry.map((e) => ({ reference: `Practitioner/${e.resource.id}` })) });
+    assert.equal((await call(h, { method: 'PUT', url: 'Observation/many-performers', token: t, body: obs })).statusCode, 201);
+    const all = await call(h, { url: 'Patient/p2/$everything?_count=1000', token: t });
+    ok(all);
+    const practitioners = all.json().entry.filter((e: { resource: { resourceType: string } }) => e.resource.resourceType === 'Practitioner');
+    assert.equal(practitioners.length, n);
+  });
+
   test('JSON nesting depth: a resource nested 50,000 levels is a 400, before parsing', async () => {
     const depth = 50_000;
     const body = `{"resourceType":"Patient","extension":${'[{"url":"http://x","extension":'.repeat(depth)}[]${'}]'.repeat(depth)}}`;
