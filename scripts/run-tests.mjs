@@ -30,7 +30,7 @@ const env = { ...process.env, SMART_SANDBOX_QUERY_BUDGET_MS: process.env.SMART_S
 // Tests that measure latency under full load run after the others, alone: a concurrent test file
 // would measure the other file's load, not the server's (the 60 s WAL test, issue 17; the query budget's
 // /healthz latency, issue 12).
-const ALONE = [path.join('storage', 'wal-bound.test.js'), path.join('e2e', 'query-budget.test.js')];
+const ALONE = [path.join('storage', 'wal-bound.test.js'), path.join('e2e', 'query-budget.test.js'), path.join('e2e', 'hostile-load.test.js')];
 const alone = chosen.filter((f) => ALONE.some((a) => f.endsWith(a)));
 const together = chosen.filter((f) => !alone.includes(f));
 let status = 0;

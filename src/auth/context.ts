@@ -18,6 +18,37 @@ export const LAUNCH_HASH_KEY = 'smart_launch_hash';
 export const SIMULATE_KEY = 'smart_simulate_error';
 const INTERNAL = new Set([GRANTED_SCOPE_KEY, LAUNCH_HASH_KEY, SIMULATE_KEY]);
 
+/**
+ * Launch parameter names are data, and some collide with members of Object.prototype (`constructor`,
+ * `toString`, `__proto__`…). oidc-provider refuses extra token claims whose `constructor` is not
+ * Object, and `__proto__` assigned with `=` would replace a prototype instead of adding a key. Such
+ * names (and names that already carry the prefix) are stored escaped in the token's extra claims and
+ * restored, as own properties, wherever the context leaves the server.
+ */
+const PROTOTYPE_KEYS = new Set(Object.getOwnPropertyNames(Object.prototype));
+const ESCAPE_PREFIX = 'smart_key:';
+
+/** Sets `key` as an own enumerable property, whatever its name (never touches a prototype). */
+export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+function escapeKey(k: string): string {
+  return PROTOTYPE_KEYS.has(k) || k.startsWith(ESCAPE_PREFIX) ? `${ESCAPE_PREFIX}${k}` : k;
+}
+
+/** The original name of a stored extra-claim key (see escapeKey). */
+export function unescapeKey(k: string): string {
+  return k.startsWith(ESCAPE_PREFIX) ? k.slice(ESCAPE_PREFIX.length) : k;
+}
+
+/** A context as extra token claims: a plain object whose keys never name a prototype member. */
+export function extraClaimsOf(context: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(context)) setOwn(out, escapeKey(k), v);
+  return out;
+}
+
 export interface ContextInput {
   launch?: StoredLaunch;
   patient?: string;
@@ -34,7 +65,7 @@ export interface ContextInput {
  */
 export function buildContext(i: ContextInput): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(i.launch?.parameters ?? {})) if (!SHADOWED.has(k) && v !== undefined) out[k] = v;
+  for (const [k, v] of Object.entries(i.launch?.parameters ?? {})) if (!SHADOWED.has(k) && v !== undefined) setOwn(out, k, v);
   delete out.patient;
   delete out.encounter;
   if (i.patient) out.patient = i.patient;
@@ -48,9 +79,15 @@ export function buildContext(i: ContextInput): Record<string, unknown> {
   return out;
 }
 
-/** The context keys that go into a token response (fhirUser travels in the id_token instead). */
+/**
+ * The context keys that go into a token response (fhirUser travels in the id_token instead), from a
+ * context or from a token's extra claims (escaped keys restored).
+ */
 export function tokenResponseContext(context: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(context)) if (!SHADOWED.has(k) && !INTERNAL.has(k)) out[k] = v;
+  for (const [stored, v] of Object.entries(context)) {
+    const k = unescapeKey(stored);
+    if (!SHADOWED.has(k) && !INTERNAL.has(k)) setOwn(out, k, v);
+  }
   return out;
 }

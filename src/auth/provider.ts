@@ -15,7 +15,7 @@ import type { AuthKeyStore, OidcPayloadStore, SmartContextStore } from '../stora
 import { DatabaseUnavailable } from '../storage/backend.js';
 import { oidcAdapter } from './adapter.js';
 import type { Sandbox } from '../storage/types.js';
-import { GRANTED_SCOPE_KEY, LAUNCH_HASH_KEY, SIMULATE_KEY, tokenResponseContext } from './context.js';
+import { extraClaimsOf, GRANTED_SCOPE_KEY, LAUNCH_HASH_KEY, SIMULATE_KEY, setOwn, tokenResponseContext, unescapeKey } from './context.js';
 import { PAGE_HEADERS, renderErrorPage } from './pages.js';
 import type { PrivateJwk } from './keys.js';
 import { guardedFetch } from './outbound.js';
@@ -292,7 +292,7 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps, keys: Pr
       const context = grantId ? await deps.contexts.get(key, grantId) : undefined;
       const resourceScopes = splitScopes((token as unknown as { scope?: string }).scope);
       const full = [...new Set([...resourceScopes, ...grantedOidcScopes(ctx)])].join(' ');
-      return { ...(context ?? {}), [GRANTED_SCOPE_KEY]: full };
+      return { ...extraClaimsOf(context ?? {}), [GRANTED_SCOPE_KEY]: full };
     },
     async loadExistingGrant(ctx) {
       const grantId = ctx.oidc.result?.consent?.grantId;
@@ -394,8 +394,9 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps, keys: Pr
         return;
       }
       if (typeof extra[GRANTED_SCOPE_KEY] === 'string') body.scope = extra[GRANTED_SCOPE_KEY];
-      // Object.hasOwn, not `in`: a parameter named like an Object.prototype member (toString, …) is still copied.
-      for (const [k, v] of Object.entries(tokenResponseContext(extra))) if (!Object.hasOwn(body, k)) body[k] = v;
+      // Own properties only, set as data: a parameter named like an Object.prototype member (toString,
+      // constructor, __proto__, …) is still copied, and never touches the prototype.
+      for (const [k, v] of Object.entries(tokenResponseContext(extra))) if (!Object.hasOwn(body, k)) setOwn(body, k, v);
       if (typeof extra[LAUNCH_HASH_KEY] === 'string' && ctx.oidc.params?.grant_type === 'authorization_code') {
         const at = ctx.oidc.entities.AccessToken as unknown as { clientId?: string; accountId?: string };
         deps.lifecycle.recordToken(key, extra[LAUNCH_HASH_KEY], at.clientId, at.accountId, typeof extra.patient === 'string' ? extra.patient : undefined);
@@ -407,6 +408,13 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps, keys: Pr
       delete body[GRANTED_SCOPE_KEY];
       delete body[LAUNCH_HASH_KEY];
       delete body[SIMULATE_KEY];
+      for (const k of Object.keys(body)) {
+        const name = unescapeKey(k);
+        if (name === k) continue;
+        const v = body[k];
+        delete body[k];
+        if (!Object.hasOwn(body, name)) setOwn(body, name, v);
+      }
     }
   });
 

@@ -8,7 +8,9 @@
  * Authorization header, no client_id, no client_assertion, a refresh token issued to a PUBLIC client of
  * this sandbox — the `client_id` of the token's own client is added. Nothing else changes: the token
  * is still checked by oidc-provider (binding, rotation, reuse detection), and a confidential client's
- * token without authentication is still refused.
+ * token without authentication is still refused. An already consumed (rotated) token is named too:
+ * its replay must reach oidc-provider's reuse detection, which answers invalid_grant and revokes the
+ * whole token family (RFC 9700 §4.14.2), instead of an invalid_request that revokes nothing.
  */
 import type { IncomingMessage } from 'node:http';
 
@@ -53,23 +55,35 @@ async function peekBody(raw: IncomingMessage): Promise<Buffer | undefined> {
   });
 }
 
-export async function namePublicRefreshClient(
-  raw: IncomingMessage,
-  publicClientOf: (refreshToken: string) => Promise<string | undefined>,
-): Promise<void> {
-  if (raw.headers.authorization !== undefined) return;
-  if (!String(raw.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) return;
+/**
+ * What the lookup knows of a refresh token: the public client it was issued to (a string), `null`
+ * when no live token has this value (unknown, expired or revoked with its family), or undefined
+ * when it belongs to a confidential client (left to oidc-provider, which demands authentication).
+ */
+export type RefreshClientLookup = (refreshToken: string) => Promise<string | null | undefined>;
+
+/**
+ * Adds the client_id of a public client's refresh request. Returns `unknown-token` when the request
+ * names no client and its refresh token is not live: the caller answers invalid_grant (RFC 6749
+ * §5.2) — e.g. the rotated token of a family revoked after a replay — instead of oidc-provider's
+ * invalid_request about the missing client_id.
+ */
+export async function namePublicRefreshClient(raw: IncomingMessage, publicClientOf: RefreshClientLookup): Promise<'unknown-token' | undefined> {
+  if (raw.headers.authorization !== undefined) return undefined;
+  if (!String(raw.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) return undefined;
   const body = await peekBody(raw);
-  if (!body) return;
+  if (!body) return undefined;
   const form = new URLSearchParams(body.toString('utf8'));
   const token = form.get('refresh_token');
-  const clientId =
-    form.get('grant_type') === 'refresh_token' && !form.has('client_id') && !form.has('client_assertion') && token ? await publicClientOf(token) : undefined;
-  if (!clientId) return;
+  if (form.get('grant_type') !== 'refresh_token' || form.has('client_id') || form.has('client_assertion') || !token) return undefined;
+  const clientId = await publicClientOf(token);
+  if (clientId === null) return 'unknown-token';
+  if (!clientId) return undefined;
   form.set('client_id', clientId);
   const rewritten = Buffer.from(form.toString(), 'utf8');
   // Take the original bytes back and push the rewritten ones in the same tick (see peekBody).
   raw.read();
   raw.headers['content-length'] = String(rewritten.length);
   raw.unshift(rewritten);
+  return undefined;
 }

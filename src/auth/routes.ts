@@ -142,10 +142,18 @@ export async function registerAuthRoutes(app: FastifyInstance, r: AuthRouteDeps)
       return introspectWithBearer(reply, { sandbox, publicUrl: r.deps.config.publicUrl, verifier: r.verifier, bearer: bearer[1], form: new URLSearchParams(form) });
     }
     if (raw.method === 'POST' && raw.url.split('?')[0] === '/token') {
-      await namePublicRefreshClient(raw, async (token) => {
+      const named = await namePublicRefreshClient(raw, async (token) => {
         const clientId = await r.deps.table.clientOf(sandbox.key, 'RefreshToken', token);
-        return clientId && (await r.deps.clients.getClient(sandbox.key, clientId))?.authMethod === 'none' ? clientId : undefined;
+        if (!clientId) return null;
+        return (await r.deps.clients.getClient(sandbox.key, clientId))?.authMethod === 'none' ? clientId : undefined;
       });
+      if (named === 'unknown-token') {
+        return reply
+          .code(400)
+          .header('cache-control', 'no-store')
+          .header('pragma', 'no-cache')
+          .send({ error: 'invalid_grant', error_description: 'the refresh token is invalid, expired or revoked' });
+      }
     }
     reply.hijack();
     await sp.handler(raw, reply.raw);

@@ -15,6 +15,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/config.js';
 import { badRequest, FhirError, notFound } from '../errors/errors.js';
 import { requireBearerGrant } from '../fhir/access/bearer.js';
+import { authenticatedCacheHeaders } from '../http/caching.js';
 import type { TokenGrant, TokenVerifier } from '../fhir/access/types.js';
 import { ID_PATTERN } from '../fhir/definitions.js';
 import { corsOnRequest } from '../http/cors.js';
@@ -107,6 +108,9 @@ export async function registerBulkRoutes(app: FastifyInstance, deps: BulkRouteDe
   await app.register(async (f) => {
     // Preflights reach the FHIR router's OPTIONS route (same base, same methods).
     f.addHook('onRequest', corsOnRequest);
+    f.addHook('onRequest', async (_req, reply) => {
+      authenticatedCacheHeaders(reply);
+    });
 
     for (const method of ['GET', 'POST'] as const) {
       f.route({ method, url: '/:sandbox/data/$export', handler: (req, reply) => kickOff(req, reply, 'system') });

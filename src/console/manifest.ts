@@ -9,7 +9,8 @@
  */
 import type { ClientAddOptions } from '../auth/types.js';
 import { checkOutboundUrl } from '../auth/outbound.js';
-import { badRequest } from '../errors/errors.js';
+import { parseJsonWithinLimits } from '../config/limits.js';
+import { badRequest, FhirError } from '../errors/errors.js';
 
 export const MANIFEST_TIMEOUT_MS = 5000;
 export const MANIFEST_MAX_BYTES = 256 * 1024;
@@ -112,8 +113,9 @@ export async function fetchManifest(url: string): Promise<unknown> {
   }
   const text = await readCapped(res, MANIFEST_MAX_BYTES);
   try {
-    return JSON.parse(text);
-  } catch {
+    return parseJsonWithinLimits(text);
+  } catch (e) {
+    if (e instanceof FhirError) throw e;
     throw badRequest('the manifest is not valid JSON', ['manifest_url']);
   }
 }

@@ -9,6 +9,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SandboxClient } from '../auth/types.js';
 import type { Config } from '../config/config.js';
+import { parseJsonWithinLimits } from '../config/limits.js';
 import { badRequest, FhirError } from '../errors/errors.js';
 import type { LaunchResponse } from '../launch/service.js';
 import { SIMULATED_ERRORS } from '../launch/model.js';
@@ -52,8 +53,9 @@ function parseJsonField(f: Form, name: string, what: string): unknown {
   const text = field(f, name);
   if (text === undefined) return undefined;
   try {
-    return JSON.parse(text);
+    return parseJsonWithinLimits(text);
   } catch (e) {
+    if (e instanceof FhirError) throw e;
     throw badRequest(`${what} is not valid JSON: ${(e as Error).message}`, [name]);
   }
 }
@@ -79,12 +81,14 @@ export function launchBodyFromForm(f: Form): { client_id: string; username?: str
     const raw = line.slice(i + 1).trim();
     let value: unknown = raw;
     try {
-      value = JSON.parse(raw);
-    } catch {
+      value = parseJsonWithinLimits(raw);
+    } catch (e) {
+      if (e instanceof FhirError) throw e;
       // not JSON: keep the text
     }
-    if (key in p) throw badRequest(`custom parameter ${key} repeats a field of the form`, ['custom']);
-    p[key] = value;
+    if (Object.hasOwn(p, key)) throw badRequest(`custom parameter ${key} repeats a field of the form`, ['custom']);
+    // Defined, not assigned: a parameter named __proto__ is data (as in the launch API).
+    Object.defineProperty(p, key, { value, enumerable: true, writable: true, configurable: true });
   }
   const username = field(f, 'username');
   const simulate = field(f, 'simulate_error');

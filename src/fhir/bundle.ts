@@ -59,7 +59,17 @@ function splitUrl(repo: FhirRepository, url: string): { path: string[]; query: s
   else if (/^[a-z]+:/i.test(u)) throw badRequest(`entry URL ${u} is not on this server`);
   u = u.replace(/^\/+/, '');
   const q = u.indexOf('?');
-  const path = (q >= 0 ? u.slice(0, q) : u).split('/').filter(Boolean).map(decodeURIComponent);
+  const path = (q >= 0 ? u.slice(0, q) : u)
+    .split('/')
+    .filter(Boolean)
+    .map((segment) => {
+      try {
+        return decodeURIComponent(segment);
+      } catch {
+        // RFC 3986 §2.1: a `%` must start a valid percent-encoded octet (and UTF-8 sequence).
+        throw badRequest(`entry URL ${JSON.stringify(url.slice(0, 200))} has malformed percent-encoding`);
+      }
+    });
   return { path, query: q >= 0 ? u.slice(q + 1) : '' };
 }
 

@@ -20,24 +20,32 @@ export function systemSearchTypes(params: [string, string][], all: Iterable<stri
     .filter(Boolean);
 }
 
-/** Evaluates a GET on the repository; returns the response body as JSON text. */
-export async function getText(repo: FhirRepository, path: string[], query: string, opts: { strict?: boolean; allTypes: Iterable<string> }): Promise<string> {
-  const params = [...new URLSearchParams(query)];
+/**
+ * Evaluates a GET on the repository; returns the response body as JSON text. `query` is a query
+ * string, or the parameters already parsed (POST `_search`: no round trip through a string).
+ */
+export async function getText(
+  repo: FhirRepository,
+  path: string[],
+  query: string | [string, string][],
+  opts: { strict?: boolean; allTypes: Iterable<string> },
+): Promise<string> {
+  const params = typeof query === 'string' ? [...new URLSearchParams(query)] : query;
   const [type, id, op, vid] = path;
   if (path.length === 0) {
     const types = systemSearchTypes(params, opts.allTypes);
     const r = await repo.search(types, params, { strict: opts.strict });
     return repo.searchBundle(r, '');
   }
-  if (path.length === 1 && type === '_history') return repo.history({}, new URLSearchParams(query));
+  if (path.length === 1 && type === '_history') return repo.history({}, new URLSearchParams(params));
   if (path.length === 1) {
     const r = await repo.search([type], params, { strict: opts.strict });
     return repo.searchBundle(r, type);
   }
-  if (path.length === 2 && id === '_history') return repo.history({ type }, new URLSearchParams(query));
+  if (path.length === 2 && id === '_history') return repo.history({ type }, new URLSearchParams(params));
   if (path.length === 2) return (await repo.read(type, id)).content!;
-  if (path.length === 3 && op === '_history') return repo.history({ type, id }, new URLSearchParams(query));
-  if (path.length === 3 && type === 'Patient' && op === '$everything') return repo.everything(id, new URLSearchParams(query));
+  if (path.length === 3 && op === '_history') return repo.history({ type, id }, new URLSearchParams(params));
+  if (path.length === 3 && type === 'Patient' && op === '$everything') return repo.everything(id, new URLSearchParams(params));
   if (path.length === 3 && type === 'Patient' && /^[A-Z]/.test(op)) {
     // Compartment search: the patient must be readable, then the search is confined to it.
     await repo.read('Patient', id);

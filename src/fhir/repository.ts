@@ -12,6 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
+import { checkResourceSize, countParam, LIMITS, offsetParam } from '../config/limits.js';
 import { badRequest, conflict, FhirError, forbidden, gone, notFound, preconditionFailed } from '../errors/errors.js';
 import type { AccessPolicy, Constraint } from './access/policy.js';
 import type { Perm } from '../smart/scopes.js';
@@ -27,7 +28,7 @@ import { bundleText, type BundleEntryText, renderResource } from './search/resul
 import { compile, SqlBuilder } from './search/sql.js';
 import { dateRange } from './search/values.js';
 import { type ResourceStore, type StoredResource, VersionConflict, type WriteGuard, type WriteOp, type WriteRecord } from './store.js';
-import { validateFull } from './validation.js';
+import { prepareVersion } from './prepare.js';
 
 export type ValidationLevel = 'full' | 'structure';
 
@@ -102,6 +103,19 @@ export class WriteSet {
     if (this.ops.length === 0) return;
     const out = await store.apply(tenant, this.ops);
     for (const [i, r] of out.entries()) Object.assign(this.results[i], r);
+  }
+}
+
+/**
+ * The Patient compartments of a not yet validated resource, to refuse a write outside the token's
+ * compartment before validating it; undefined when they cannot be computed on this input (the write
+ * is then validated first and checked on its index rows, as always).
+ */
+function earlyCompartments(resource: Resource): string[] | undefined {
+  try {
+    return compartmentsOf(resource);
+  } catch {
+    return undefined;
   }
 }
 
@@ -405,10 +419,17 @@ export class FhirRepository {
       meta: { ...cleanMeta, versionId: String(version), lastUpdated: new Date(now).toISOString() },
       ...rest,
     } as Resource;
-    if (this.validation === 'full') validateFull(resource);
-    const ix = indexResource(resource);
+    // Cheap checks first: authorization (compartment, scopes), then size, then the costly validation
+    // and indexing — a large write outside the token's compartment is refused before any of them.
+    const early = earlyCompartments(resource);
+    if (early) await this.writeGuard(type, early, c);
+    const content = JSON.stringify(resource);
+    const bytes = Buffer.byteLength(content);
+    checkResourceSize(type, bytes);
+    const ix = await prepareVersion(resource, this.validation === 'full', bytes);
+    // Authoritative: from the index rows of the validated resource.
     const guard = await this.writeGuard(type, ix.compartments, c);
-    const rec: WriteRecord = { type, id, content: JSON.stringify(resource), version, lastUpdated: now, method, index: ix.rows, compartments: ix.compartments };
+    const rec: WriteRecord = { type, id, content, version, lastUpdated: now, method, index: ix.rows, compartments: ix.compartments };
     return ws.put(rec, cur?.version ?? 0, guard);
   }
 
@@ -652,11 +673,9 @@ export class FhirRepository {
     let since: number | undefined;
     for (const [k, v] of params) {
       if (k === '_count') {
-        if (!/^\d+$/.test(v)) throw badRequest('_count must be a non-negative integer');
-        count = Math.min(Number(v), 1000);
+        count = countParam(k, v);
       } else if (k === '_offset') {
-        if (!/^\d+$/.test(v)) throw badRequest('_offset must be a non-negative integer');
-        offset = Number(v);
+        offset = offsetParam(k, v);
       } else if (k === '_since') {
         const r = dateRange(v);
         if (!r) throw badRequest(`_since must be an instant, got ${JSON.stringify(v)}`);
@@ -739,11 +758,9 @@ export class FhirRepository {
         typeFilter = new Set(v.split(',').map((s) => s.trim()));
         for (const t of typeFilter) if (!isResourceType(t)) throw badRequest(`_type: unknown resource type ${t}`);
       } else if (k === '_count') {
-        if (!/^\d+$/.test(v)) throw badRequest('_count must be a non-negative integer');
-        count = Math.min(Number(v), 1000);
+        count = countParam(k, v);
       } else if (k === '_offset') {
-        if (!/^\d+$/.test(v)) throw badRequest('_offset must be a non-negative integer');
-        offset = Number(v);
+        offset = offsetParam(k, v);
       } else if (k !== '_format' && k !== '_pretty') {
         throw badRequest(`unsupported $everything parameter ${k}`);
       }
@@ -790,11 +807,15 @@ export class FhirRepository {
     }
     for (const [t, ids] of refTargets) {
       if (this.policy.tryConstraint(t, 's') === undefined) continue;
-      const found = await this.search([t], [['_id', [...ids].join(',')]], { count: 1000 });
-      for (const r of found.matches) {
-        if (seen.has(r.rid) || (since !== undefined && r.last_updated < since)) continue;
-        seen.add(r.rid);
-        rows.push(r);
+      // In OR-lists of at most LIMITS.orValues ids (a patient may reference hundreds of practitioners).
+      const all = [...ids];
+      for (let i = 0; i < all.length; i += LIMITS.orValues) {
+        const found = await this.search([t], [['_id', all.slice(i, i + LIMITS.orValues).join(',')]], { count: LIMITS.orValues });
+        for (const r of found.matches) {
+          if (seen.has(r.rid) || (since !== undefined && r.last_updated < since)) continue;
+          seen.add(r.rid);
+          rows.push(r);
+        }
       }
     }
     const total = rows.length;

@@ -8,6 +8,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/config.js';
 import { FhirError, forbidden, notFound } from '../errors/errors.js';
+import { authenticatedCacheHeaders, openCacheHeaders } from '../http/caching.js';
 import { corsOnRequest, preflightHandler } from '../http/cors.js';
 import type { Sandbox, TenantStore } from '../storage/types.js';
 import { requireBearerGrant } from './access/bearer.js';
@@ -190,8 +191,7 @@ export async function registerFhirRoutes(app: FastifyInstance, opts: FhirRouteDe
         return reply.type(FHIR_JSON).send(out);
       }
       if (path[path.length - 1] === '_search' && path.length <= 2) {
-        const q = new URLSearchParams(searchPairs(req, query)).toString();
-        return reply.type(FHIR_JSON).send(await getText(repo, path.slice(0, -1), q, { strict: prefer.strict, allTypes: resourceTypes() }));
+        return reply.type(FHIR_JSON).send(await getText(repo, path.slice(0, -1), searchPairs(req, query), { strict: prefer.strict, allTypes: resourceTypes() }));
       }
       if (path.length === 3 && type === 'Patient' && op === '$everything') {
         return reply.type(FHIR_JSON).send(await getText(repo, path, queryText, { allTypes: resourceTypes() }));
@@ -250,8 +250,13 @@ export async function registerFhirRoutes(app: FastifyInstance, opts: FhirRouteDe
   }
 
   await app.register(async (f) => {
-    // CORS on every FHIR response, errors included (browser SMART apps; src/http/cors.ts).
+    // CORS and cache headers on every FHIR response, errors included (browser SMART apps; src/http/cors.ts,
+    // src/http/caching.ts). The cache hook's `Vary: Authorization, Origin` supersedes CORS's `Vary: Origin`.
     f.addHook('onRequest', corsOnRequest);
+    f.addHook('onRequest', async (req, reply) => {
+      if (req.routeOptions.url?.startsWith('/:sandbox/open')) openCacheHeaders(reply);
+      else authenticatedCacheHeaders(reply);
+    });
     const preflight = preflightHandler(METHODS);
     for (const base of ['data', 'open'] as const) {
       for (const url of [`/:sandbox/${base}`, `/:sandbox/${base}/*`]) {

@@ -5,6 +5,7 @@
  * never a stack trace.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { LIMITS } from '../config/limits.js';
 import { FhirError, outcome } from '../errors/errors.js';
 import { DatabaseUnavailable, QueryBudgetExceeded } from '../storage/backend.js';
 
@@ -45,8 +46,20 @@ export function toFhirError(error: unknown): FhirError | undefined {
   return undefined;
 }
 
+/**
+ * A body over a size limit (413): names the limit that applied — the route's or parser's own limit
+ * (form bodies: formBytes; launch registration: its route limit) or the app-wide bodyLimit.
+ */
+function bodyTooLarge(request: FastifyRequest): FhirError {
+  const form = String(request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
+  const limit = form ? LIMITS.formBytes : request.routeOptions.bodyLimit;
+  const name = form ? 'formBytes' : 'bodyLimit';
+  return new FhirError(413, [{ severity: 'error', code: 'too-costly', diagnostics: `request body: exceeds limit ${name} (at most ${limit} bytes)` }]);
+}
+
 export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    if ((error as FastifyError)?.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendOutcome(reply, bodyTooLarge(request));
     const fe = toFhirError(error);
     if (fe) return sendOutcome(reply, fe);
     request.log.error({ err: error }, 'unhandled error');

@@ -66,7 +66,8 @@ export function parseRegistration(body: unknown): RegistrationRequest {
   const parameters: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(raw)) {
     if (k.length === 0 || k.length > 128) throw badRequest('parameter names must have 1 to 128 characters', ['parameters']);
-    parameters[k === 'smartStyleUrl' ? 'smart_style_url' : k] = v;
+    // Defined, not assigned: a parameter named __proto__ is data, not a prototype (issue 12).
+    Object.defineProperty(parameters, k === 'smartStyleUrl' ? 'smart_style_url' : k, { value: v, enumerable: true, writable: true, configurable: true });
   }
   if ('smartStyleUrl' in raw && 'smart_style_url' in raw) throw badRequest('give either smartStyleUrl or smart_style_url, not both', ['parameters']);
 

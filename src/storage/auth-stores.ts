@@ -59,7 +59,10 @@ export interface OidcPayloadStore {
   /** Atomically marks the artifact consumed; false when it already was (exactly one caller wins). */
   consume(tenant: number, model: string, id: string, now: number): Promise<boolean>;
   grantOf(tenant: number, model: string, id: string): Promise<string | undefined>;
-  /** The client a live, unconsumed artifact (e.g. a refresh token) was issued to (public-client refresh). */
+  /**
+   * The client a live artifact (e.g. a refresh token) was issued to (public-client refresh). Consumed
+   * ones count too, so that a replayed refresh token reaches reuse detection (RFC 9700 §4.14.2).
+   */
   clientOf(tenant: number, model: string, id: string, now?: number): Promise<string | undefined>;
   destroy(tenant: number, model: string, id: string): Promise<void>;
   revokeGrant(tenant: number, grantId: string): Promise<void>;

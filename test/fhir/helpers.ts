@@ -71,7 +71,7 @@ export async function harness(opts: { open?: boolean; openWrite?: boolean } = {}
   const fhir = new FhirService({ store: backend.resources, config });
   const verifier = new MapVerifier();
   const sandbox = (await tenants.create('test', { openRead: opts.open ?? false, openWrite: opts.openWrite ?? false }));
-  const app = Fastify({ logger: false, routerOptions: { maxParamLength: 1000 } });
+  const app = Fastify({ logger: false, bodyLimit: config.bodyLimit, routerOptions: { maxParamLength: 1000 } });
   installBodyParsers(app);
   installErrorHandlers(app);
   await registerFhirRoutes(app, { config, tenants, fhir, verifier });

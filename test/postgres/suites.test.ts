@@ -24,8 +24,8 @@ function childTestEnv(): NodeJS.ProcessEnv {
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SUITES: Record<string, string[]> = {
-  fhir: ['access', 'bundle', 'compartment-edges', 'rest', 'search', 'search-more', 'search-semantics', 'validate-operation', 'validation'],
-  auth: ['authorize', 'backend', 'ehr-launch', 'token', 'verifier-discovery'],
+  fhir: ['access', 'bundle', 'compartment-edges', 'rest', 'search', 'search-more', 'search-semantics', 'validate-operation', 'validation', 'limits', 'caching'],
+  auth: ['authorize', 'backend', 'ehr-launch', 'token', 'verifier-discovery', 'refresh-reuse'],
   console: ['access', 'api', 'pages'],
 };
 

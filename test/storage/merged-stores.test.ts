@@ -63,7 +63,7 @@ for (const [name, open, skip] of backends) {
       }
     });
 
-    test('oidc: clientOf names the client of a live, unconsumed artifact only', async () => {
+    test('oidc: clientOf names the client of a live artifact, consumed ones included (reuse detection)', async () => {
       const f = await open();
       try {
         const { oidc } = f.backend;
@@ -77,7 +77,7 @@ for (const [name, open, skip] of backends) {
         await oidc.consume(1, 'RefreshToken', 'used', now);
         assert.equal(await oidc.clientOf(1, 'RefreshToken', 'live'), 'app');
         assert.equal(await oidc.clientOf(1, 'RefreshToken', 'old'), undefined, 'expired');
-        assert.equal(await oidc.clientOf(1, 'RefreshToken', 'used'), undefined, 'consumed');
+        assert.equal(await oidc.clientOf(1, 'RefreshToken', 'used'), 'app', 'consumed: reaches reuse detection (RFC 9700 §4.14.2)');
         assert.equal(await oidc.clientOf(2, 'RefreshToken', 'live'), undefined, 'other tenant');
         assert.equal(await oidc.clientOf(1, 'AccessToken', 'live'), undefined, 'other model');
       } finally {

@@ -3,6 +3,7 @@
  * result parameters. Unknown parameters are collected for the caller (ignored and reported, or a 400
  * under `Prefer: handling=strict`); bad values are a 400 naming the parameter.
  */
+import { countParam, LIMITS, limitExceeded, offsetParam } from '../../config/limits.js';
 import { badRequest, notSupported } from '../../errors/errors.js';
 import { isResourceType } from '../definitions.js';
 import { type ParamDef, paramOf } from '../registry.js';
@@ -54,7 +55,7 @@ export interface SearchRequest {
 }
 
 export const DEFAULT_COUNT = 50;
-export const MAX_COUNT = 1000;
+export const MAX_COUNT = LIMITS.count;
 
 const RESULT_PARAMS = new Set(['_count', '_offset', '_sort', '_total', '_summary', '_elements', '_include', '_revinclude', '_format', '_pretty', '_type']);
 const MISSING_TABLE: Record<string, string> = {
@@ -114,6 +115,7 @@ export function paramCond(ctx: ParseContext, type: string, name: string, value: 
   const [code, modifier] = name.split(':', 2) as [string, string | undefined];
   if (name.split(':').length > 2) throw new UnknownParam(name);
   const values = orValues(value);
+  if (values.length > LIMITS.orValues) throw limitExceeded('orValues', LIMITS.orValues, `${values.length} values in the OR-list of ${name}`);
 
   if (code === '_id') {
     if (modifier === 'missing') return bool(name, value) ? FALSE : TRUE;
@@ -209,10 +211,17 @@ function hasCond(ctx: ParseContext, type: string, name: string, value: string): 
   return { k: 'has', pid: ctx.pid(src, ref), srcType: src, inner: and(inner, ctx.access(src)) };
 }
 
-function intParam(name: string, v: string, max?: number): number {
-  if (!/^\d+$/.test(v)) throw badRequest(`${name} must be a non-negative integer, got "${v}"`);
-  const n = Number(v);
-  return max !== undefined ? Math.min(n, max) : n;
+/**
+ * Refuses a parameter name chaining or nesting `_has` deeper than the limits, before any of it is
+ * parsed: each level multiplies SQL joins and recursion.
+ */
+function checkNesting(name: string): void {
+  let hops = 0;
+  let has = 0;
+  for (let i = name.indexOf('.'); i >= 0; i = name.indexOf('.', i + 1)) hops++;
+  for (let i = name.indexOf('_has:'); i >= 0; i = name.indexOf('_has:', i + 1)) has++;
+  if (hops > LIMITS.chainDepth) throw limitExceeded('chainDepth', LIMITS.chainDepth, `a chain of ${hops} hops`);
+  if (has > LIMITS.hasDepth) throw limitExceeded('hasDepth', LIMITS.hasDepth, `_has nested ${has} levels`);
 }
 
 function includeSpec(name: string, v: string, iterate: boolean): IncludeSpec {
@@ -251,13 +260,15 @@ export function parseSearch(ctx: ParseContext, types: string[], params: [string,
     if (RESULT_PARAMS.has(base)) {
       switch (base) {
         case '_count':
-          req.count = intParam(name, value, MAX_COUNT);
+          req.count = countParam(name, value);
           break;
         case '_offset':
-          req.offset = intParam(name, value);
+          req.offset = offsetParam(name, value);
           continue; // paging links set their own _offset
-        case '_sort':
-          for (const s of value.split(',')) {
+        case '_sort': {
+          const keys = value.split(',');
+          if (req.sort.length + keys.length > LIMITS.sortKeys) throw limitExceeded('sortKeys', LIMITS.sortKeys, `${req.sort.length + keys.length} _sort keys`);
+          for (const s of keys) {
             const desc = s.startsWith('-');
             const code = desc ? s.slice(1) : s;
             if (code !== '_id' && code !== '_lastUpdated') {
@@ -269,6 +280,7 @@ export function parseSearch(ctx: ParseContext, types: string[], params: [string,
             req.sort.push({ code, desc });
           }
           break;
+        }
         case '_total':
           if (value !== 'none' && value !== 'estimate' && value !== 'accurate') throw badRequest(`_total must be none, estimate or accurate`);
           req.total = value;
@@ -287,6 +299,7 @@ export function parseSearch(ctx: ParseContext, types: string[], params: [string,
         case '_revinclude': {
           const mod = name.slice(base.length + 1);
           if (mod && mod !== 'iterate' && mod !== 'recurse') throw badRequest(`unknown modifier on ${name}`);
+          if (req.include.length + req.revinclude.length >= LIMITS.includes) throw limitExceeded('includes', LIMITS.includes, 'more _include and _revinclude parameters');
           const spec = includeSpec(name, value, mod !== '');
           (base === '_include' ? req.include : req.revinclude).push(spec);
           break;
@@ -299,6 +312,7 @@ export function parseSearch(ctx: ParseContext, types: string[], params: [string,
       req.echo.push([name, value]);
       continue;
     }
+    checkNesting(name);
     try {
       for (const t of types) req.conds.set(t, and(req.conds.get(t)!, paramCond(ctx, t, name, value)));
       req.echo.push([name, value]);

@@ -9,21 +9,18 @@ const PREFIXES = new Set(['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'])
 
 /** Splits on an unescaped separator and removes the escapes of `\,` `\|` `\$` `\\` (R4 §3.1.1.5.7). */
 export function splitEscaped(value: string, sep: string): string[] {
+  // Slices, not character-by-character concatenation: linear and fast on long OR-lists.
+  if (!value.includes('\\')) return value.split(sep);
   const out: string[] = [];
-  let cur = '';
+  let start = 0;
   for (let i = 0; i < value.length; i++) {
-    const c = value[i];
-    if (c === '\\' && i + 1 < value.length) {
-      cur += c + value[i + 1];
-      i++;
-    } else if (c === sep) {
-      out.push(cur);
-      cur = '';
-    } else {
-      cur += c;
+    if (value[i] === '\\') i++;
+    else if (value[i] === sep) {
+      out.push(value.slice(start, i));
+      start = i + 1;
     }
   }
-  out.push(cur);
+  out.push(value.slice(start));
   return out;
 }
 

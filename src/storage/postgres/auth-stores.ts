@@ -52,9 +52,10 @@ export class PgOidcPayloadStore implements OidcPayloadStore {
   }
 
   async clientOf(tenant: number, model: string, id: string, now = Date.now()): Promise<string | undefined> {
+    // Consumed artifacts too: a replayed refresh token must reach oidc-provider's reuse detection (RFC 9700 §4.14.2).
     const r = await one<{ client_id: string | null }>(
       this.pool,
-      'SELECT client_id FROM oidc_payload WHERE tenant = ? AND model = ? AND id = ? AND consumed_at IS NULL AND (expires_at IS NULL OR expires_at > ?)',
+      'SELECT client_id FROM oidc_payload WHERE tenant = ? AND model = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)',
       [tenant, model, id, now],
     );
     return r?.client_id ?? undefined;

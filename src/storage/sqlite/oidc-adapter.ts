@@ -43,7 +43,8 @@ export class OidcPayloadTable implements OidcPayloadStore {
     this.consumeQ = db.prepare(
       'UPDATE oidc_payload SET consumed_at = @now WHERE tenant = @tenant AND model = @model AND id = @id AND consumed_at IS NULL',
     );
-    this.clientQ = db.prepare(`SELECT client_id FROM oidc_payload WHERE tenant = @tenant AND model = @model AND id = @id AND consumed_at IS NULL AND ${live}`);
+    // Consumed artifacts too: a replayed refresh token must reach oidc-provider's reuse detection (RFC 9700 §4.14.2).
+    this.clientQ = db.prepare(`SELECT client_id FROM oidc_payload WHERE tenant = @tenant AND model = @model AND id = @id AND ${live}`);
     this.grantOfQ = db.prepare('SELECT grant_id FROM oidc_payload WHERE tenant = @tenant AND model = @model AND id = @id');
     this.destroyQ = db.prepare('DELETE FROM oidc_payload WHERE tenant = @tenant AND model = @model AND id = @id');
     this.revokeGrantQ = db.prepare('DELETE FROM oidc_payload WHERE tenant = @tenant AND grant_id = @grant_id');
