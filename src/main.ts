@@ -64,7 +64,7 @@ async function freePort(host: string): Promise<number> {
 }
 
 /**
- * The demo app's launch and redirect URIs derive from the current public URL (architecture §3): when
+ * The demo app's launch and redirect URIs derive from the current public URL (docs/architecture.md §3): when
  * the server starts under another URL (another port, a proxy), every sandbox's registration of the
  * bundled bilirubin chart follows. Registrations pointing elsewhere (a user's own copy) are left alone.
  */

@@ -1,7 +1,7 @@
-// Redirect URI of the bilirubin chart (architecture §3). Completes the SMART authorization with
+// Redirect URI of the bilirubin chart (docs/architecture.md §3). Completes the SMART authorization with
 // fhirclient, reads the patient and its transcutaneous bilirubin Observations, plots them over the
 // hour-specific risk zones and, when the granted scopes allow writing, lets the user add one
-// (reference: hspc-launch-system.md §5, what the original HSPC app did).
+// (reference: docs/hspc-compatibility.md §2, what the original HSPC app did).
 import { birthInstant, chartLayout, HOURS_MAX, MG_DL_MAX, riskZone, ZONES, bilirubinReadings, zonePolygons } from './chart-math.js';
 import {
   canWriteObservations,

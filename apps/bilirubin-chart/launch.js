@@ -1,4 +1,4 @@
-// Launch URI of the bilirubin chart (architecture §3). An EHR launch arrives with ?iss=…&launch=…;
+// Launch URI of the bilirubin chart (docs/architecture.md §3). An EHR launch arrives with ?iss=…&launch=…;
 // a standalone launch is launch.html?iss=<FHIR base> and lets the sandbox's patient picker choose
 // (scope launch/patient). fhirclient discovers the endpoints from {iss}/.well-known/smart-configuration,
 // and pkceMode "required" refuses to go on if the server does not offer S256.

@@ -1,5 +1,5 @@
 /**
- * Serves the demo SMART app "bilirubin chart" (architecture §3: `/apps/bilirubin-chart/launch.html` is
+ * Serves the demo SMART app "bilirubin chart" (docs/architecture.md §3: `/apps/bilirubin-chart/launch.html` is
  * its launch URI, `/apps/bilirubin-chart/index.html` its redirect URI) and the browser build of the
  * `fhirclient` library it runs on, so the app works offline without a CDN.
  *

@@ -1,5 +1,5 @@
 /**
- * The oidc-provider storage adapter (auth-library.md §4.4) over an OidcPayloadStore (SQLite or
+ * The oidc-provider storage adapter (docs/auth-server.md §4) over an OidcPayloadStore (SQLite or
  * PostgreSQL). The adapter of one provider only ever sees its own tenant's rows.
  *
  * - `consume()` is atomic in the store: of two concurrent redemptions of a code or refresh token

@@ -59,7 +59,7 @@ export interface ContextInput {
 }
 
 /**
- * Launch parameters keep their JSON types (architecture §5). An EHR launch always carries
+ * Launch parameters keep their JSON types (docs/architecture.md §5). An EHR launch always carries
  * need_patient_banner (default true) and smart_style_url (default: the server's style document);
  * standalone launches get the same defaults so apps can rely on them.
  */

@@ -1,5 +1,5 @@
 /**
- * Our interaction pages (auth-library.md §5): sign-in as a sandbox persona, patient picker
+ * Our interaction pages (docs/auth-server.md §5): sign-in as a sandbox persona, patient picker
  * (`launch/patient`), encounter picker (`launch/encounter`), consent. What a launch allows — signing
  * in without a password, which persona may sign in, which patients a persona may get — is the launch
  * lifecycle's decision (src/launch/lifecycle.ts); these pages carry it out.
@@ -71,7 +71,7 @@ interface Flow {
 /**
  * Signing in as another persona than the browser session's: forget the old account on the session
  * (keeping its uid, which the interaction is bound to) instead of oidc-provider's script-driven
- * logout-confirm page (architecture §6: no script on our pages).
+ * logout-confirm page (docs/architecture.md §6: no script on our pages).
  */
 async function switchAccount(f: Flow, accountId: string): Promise<void> {
   const cookie = f.details.session?.cookie;
@@ -100,7 +100,7 @@ async function finish(f: Flow, result: InteractionResults, merge = true): Promis
 
 const deny = (f: Flow, description: string) => finish(f, { error: 'access_denied', error_description: description }, false);
 
-/** Creates the grant of this authorization and stores its SMART context (auth-library §4.3). */
+/** Creates the grant of this authorization and stores its SMART context (docs/auth-server.md §3). */
 async function grantAndFinish(
   f: Flow,
   persona: Persona,

@@ -26,7 +26,7 @@ export async function signingJwks(store: AuthKeyStore, sandboxKey: number): Prom
 }
 
 /**
- * `keys rotate` (architecture §4): a new signing key becomes the first (signing) key; the previous
+ * `keys rotate` (docs/architecture.md §4): a new signing key becomes the first (signing) key; the previous
  * one stays published so that id_tokens it signed still verify; older ones are dropped. Providers
  * already built keep their keys until they are rebuilt (AuthService.rotateKeys drops the cache; other
  * nodes notice the new key through the keys' version stamp in AuthService.providerFor).

@@ -1,6 +1,6 @@
 /**
  * Outbound fetches of the authorization server (client `jwks_uri`), guarded against SSRF
- * (architecture §6): loopback is allowed (local app development), link-local, private, unique-local,
+ * (docs/architecture.md §6): loopback is allowed (local app development), link-local, private, unique-local,
  * multicast, unspecified and cloud-metadata addresses are refused. Redirects are not followed, so a
  * public URL cannot bounce the request to a refused address. (A DNS answer changing between our
  * check and the connection is a residual risk we accept for a sandbox.)

@@ -1,6 +1,6 @@
 /**
  * Server-rendered pages of the authorization server: login, patient and encounter pickers, consent,
- * errors. Every interpolated value goes through `esc` (architecture §6); there is no script at all,
+ * errors. Every interpolated value goes through `esc` (docs/architecture.md §6); there is no script at all,
  * and the only style block is allowed by its hash in the Content-Security-Policy.
  */
 import crypto from 'node:crypto';
@@ -26,7 +26,7 @@ footer{color:#7a8692;font-size:.8rem;margin-top:1.5rem}
 
 const STYLE_HASH = crypto.createHash('sha256').update(STYLE).digest('base64');
 
-/** Headers for every page (architecture §6): strict CSP without script, no referrer, framing by self only. */
+/** Headers for every page (docs/architecture.md §6): strict CSP without script, no referrer, framing by self only. */
 export const PAGE_HEADERS: Record<string, string> = {
   'content-type': 'text/html; charset=utf-8',
   'content-security-policy': `default-src 'self'; script-src 'none'; style-src 'sha256-${STYLE_HASH}'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'self'`,
@@ -66,7 +66,7 @@ export interface FormBase {
   error?: string;
 }
 
-/** `fixed`: the launch names its persona, so the username is shown read-only (architecture §5). */
+/** `fixed`: the launch names its persona, so the username is shown read-only (docs/architecture.md §5). */
 export function loginPage(f: FormBase & { username?: string; fixed?: boolean }): string {
   const who = f.fixed
     ? `This launch is for <strong>${esc(f.username)}</strong>: sign in as that persona to open <strong>${esc(f.clientName)}</strong>.`
@@ -83,7 +83,7 @@ ${f.error ? `<div class="error" role="alert">${esc(f.error)}</div>` : ''}
   );
 }
 
-/** Asked before a launch's password-less sign-in replaces another persona's session (architecture §5). */
+/** Asked before a launch's password-less sign-in replaces another persona's session (docs/architecture.md §5). */
 export function switchPersonaPage(f: FormBase & { current: string; next: string }): string {
   return layout(
     'Switch persona',

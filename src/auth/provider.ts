@@ -1,5 +1,5 @@
 /**
- * One oidc-provider instance per sandbox generation (auth-library.md §4.5), issuer
+ * One oidc-provider instance per sandbox generation (docs/auth-server.md §1), issuer
  * `{PUBLIC_URL}/{sandbox}/auth`. The SMART glue lives here: `aud`/`launch` validation, SMART scopes
  * as resource scopes of the FHIR base (§4.2), `offline_access` without `prompt=consent` (§4.1),
  * the launch context by grantId (§4.3) added to token responses, client rules from our client store.
@@ -117,7 +117,7 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps, keys: Pr
       return deps.lifecycle.sessionSatisfies(await launchOf(ctx), view) ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
     }),
   );
-  // Every SMART authorization gets its own grant, hence its own launch context (auth-library §4.3).
+  // Every SMART authorization gets its own grant, hence its own launch context (docs/auth-server.md §3).
   policy.get('consent')?.checks.add(
     new Check('smart_context', 'a SMART launch context must be established', (ctx) =>
       ctx.oidc.result?.consent?.grantId ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT,
@@ -163,7 +163,7 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps, keys: Pr
     cookies: {
       keys: keys.cookieKeys,
       names: { session: '_ss_session', interaction: '_ss_interaction', resume: '_ss_resume' },
-      // Cookies scoped to this sandbox's issuer path (architecture §6); SameSite=None needs Secure.
+      // Cookies scoped to this sandbox's issuer path (docs/architecture.md §6); SameSite=None needs Secure.
       long: { httpOnly: true, path: mountPath, ...(https ? { secure: true, sameSite: 'none' } : { sameSite: 'lax' }) },
       short: { httpOnly: true, path: mountPath, ...(https ? { secure: true, sameSite: 'none' } : { sameSite: 'lax' }) },
     },
@@ -220,7 +220,7 @@ export function createSandboxProvider(sandbox: Sandbox, deps: AuthDeps, keys: Pr
           // (SMART 2.2 §"Scopes": servers may grant fewer scopes than requested).
           requested = requested.filter((s) => s !== 'launch');
         }
-        // auth-library §4.1: oidc-provider drops offline_access without prompt=consent (OIDC Core §11);
+        // docs/auth-server.md §6: oidc-provider drops offline_access without prompt=consent (OIDC Core §11);
         // SMART asks for no such prompt, and our consent screen shows it anyway. Put it back, then keep
         // only the OIDC scopes this client may be granted (resource scopes are filtered per resource).
         const raw = splitScopes(String((ctx.method === 'POST' ? ctx.oidc.body?.scope : ctx.query?.scope) ?? ''));

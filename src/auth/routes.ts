@@ -1,5 +1,5 @@
 /**
- * Mounts the per-sandbox authorization servers in fastify (auth-library.md §2 "Fastify 5"):
+ * Mounts the per-sandbox authorization servers in fastify (docs/auth-server.md §2):
  * `/{sandbox}/auth/*` is handed to that sandbox's oidc-provider from an `onRequest` hook (before
  * fastify reads the body, which oidc-provider parses itself), except our interaction pages, which
  * are ordinary fastify routes. Also serves `GET /smart-style.json`.

@@ -25,7 +25,7 @@ export interface SandboxClient {
   pkce: 'required' | 'if-sent';
   /** `skip` pre-approves the client's scopes (trusted first-party apps such as bilirubin_chart). */
   consent: 'prompt' | 'skip';
-  /** HSPC-era clients (CDS Hooks sandbox) whose user tokens may register launches (architecture §5). */
+  /** HSPC-era clients (CDS Hooks sandbox) whose user tokens may register launches (docs/architecture.md §5). */
   mayRegisterLaunches: boolean;
   /** Per-client lifetimes in seconds; undefined means the sandbox default. */
   accessTokenTtl?: number;
@@ -53,7 +53,7 @@ export interface PersonaLookup {
   getPersona(sandboxKey: number, username: string): Promise<Persona | undefined>;
 }
 
-/** Options of `client add` (architecture §4), as an object. */
+/** Options of `client add` (docs/architecture.md §4), as an object. */
 export interface ClientAddOptions {
   clientId: string;
   name?: string;
@@ -101,7 +101,7 @@ export interface ClientStore extends ClientLookup {
   findByLaunchUri(sandboxKey: number, uri: string): Promise<SandboxClient | undefined>;
   /** The stored secret hash (for the token endpoint's secret check); never leaves the auth module. */
   secretHash(sandboxKey: number, clientId: string): Promise<string | undefined>;
-  /** Re-points an app at new URLs (the demo app follows PUBLIC_URL, architecture §3). */
+  /** Re-points an app at new URLs (the demo app follows PUBLIC_URL, docs/architecture.md §3). */
   updateUrls(sandboxKey: number, clientId: string, u: { launchUri?: string; redirectUris: string[] }): Promise<void>;
   purgeSandbox(sandboxKey: number): Promise<void>;
 }

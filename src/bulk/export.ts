@@ -1,6 +1,6 @@
 /**
  * Runs one export: pages through the per-request repository's search (the same engine, the same access
- * conditions as `GET {iss}/Type?…` with the kick-off token — architecture §6) and appends each page to
+ * conditions as `GET {iss}/Type?…` with the kick-off token — docs/architecture.md §6) and appends each page to
  * one NDJSON file per resource type (Bulk Data Access IG 2.0 §"Bulk Data Output File Request").
  *
  * - system level: every type the token may search (or `_type`), each filtered by `_typeFilter`;

@@ -1,6 +1,6 @@
 /**
  * HTTP surface of `$export` (Bulk Data Access IG 2.0) under the SMART-secured FHIR base `{iss}` =
- * `/{sandbox}/data` (architecture §3). These static paths win over the FHIR router's wildcard:
+ * `/{sandbox}/data` (docs/architecture.md §3). These static paths win over the FHIR router's wildcard:
  *
  *   GET|POST {iss}/$export, {iss}/Patient/$export, {iss}/Group/{id}/$export   kick-off → 202 + Content-Location
  *   GET|DELETE {iss}/$export-status/{job}                                       status / manifest / cancel

@@ -1,5 +1,5 @@
 /**
- * `client`, `persona` and `keys` commands (architecture §4): the sandbox's registered apps and users.
+ * `client`, `persona` and `keys` commands (docs/architecture.md §4): the sandbox's registered apps and users.
  * Changes take effect in a running server at once (it reads clients and personas from the store).
  */
 import fs from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * Shared plumbing of CLI commands: storage options on every command (architecture §4), opening the
+ * Shared plumbing of CLI commands: storage options on every command (docs/architecture.md §4), opening the
  * services on the same store the server uses, and turning known errors into one clear line + exit 2.
  */
 import type { Command } from 'commander';

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `smart-sandbox` command line (architecture §4). Every command takes the storage options and
+ * The `smart-sandbox` command line (docs/architecture.md §4). Every command takes the storage options and
  * works on the same store as a running server.
  */
 import { Command } from 'commander';

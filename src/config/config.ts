@@ -19,7 +19,7 @@ export interface Config {
   databaseUrl?: string;
   /** Public base URL clients see (`--public-url`, `PUBLIC_URL`); default `http://{host}:{port}`. */
   publicUrl: string;
-  /** Which parts this process serves (architecture §3). */
+  /** Which parts this process serves (docs/architecture.md §3). */
   role: Role;
   /** Create the `demo` sandbox with sample data on first start (`--no-demo` turns it off). */
   demo: boolean;
@@ -79,7 +79,7 @@ export interface ConfigInput {
   walLimitBytes?: string | number;
 }
 
-/** Environment variables that map onto config fields (architecture §4). */
+/** Environment variables that map onto config fields (docs/architecture.md §4). */
 export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
   return {
     port: env.PORT,

@@ -1,5 +1,5 @@
 /**
- * The public URLs of one sandbox (architecture §3, contract). Every module builds URLs through these
+ * The public URLs of one sandbox (docs/architecture.md §3, contract). Every module builds URLs through these
  * functions so that discovery, the CapabilityStatement, launch URLs and tokens agree exactly.
  */
 export interface SandboxUrls {
@@ -42,7 +42,7 @@ export function sandboxUrls(publicUrl: string, sandboxId: string): SandboxUrls {
   };
 }
 
-/** The demo app's URLs, always derived from the current public URL (architecture §3). */
+/** The demo app's URLs, always derived from the current public URL (docs/architecture.md §3). */
 export function bilirubinAppUrls(publicUrl: string): { launch: string; redirect: string } {
   return { launch: `${publicUrl}/apps/bilirubin-chart/launch.html`, redirect: `${publicUrl}/apps/bilirubin-chart/index.html` };
 }

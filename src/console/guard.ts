@@ -1,5 +1,5 @@
 /**
- * Admin access to the console and its JSON API (issue 6 "Admin access", architecture §6).
+ * Admin access to the console and its JSON API (issue 6 "Admin access", docs/architecture.md §6).
  *
  * There is no password on localhost, but other web pages must not be able to drive the console:
  * - the link `serve` prints carries a random admin token; the first visit with `?token=` stores it in

@@ -1,5 +1,5 @@
 /**
- * Security headers of every console page and API answer (architecture §6): a strict CSP without
+ * Security headers of every console page and API answer (docs/architecture.md §6): a strict CSP without
  * inline script or style, `frame-ancestors 'self'`, no referrer (URLs may carry launch ids), no
  * sniffing, no caching. No CORS header is ever set here or anywhere in the console.
  */

@@ -1,10 +1,10 @@
 /**
- * App registration from a SMART app manifest (issue 6 "Apps"; smart-conformance.md §3.6: the HSPC
+ * App registration from a SMART app manifest (issue 6 "Apps"; docs/hspc-compatibility.md §3: the HSPC
  * Sandbox Manager read `software_id, client_name, launch_url, redirect_uris, scope,
  * token_endpoint_auth_method, grant_types` from `/.well-known/smart/manifest.json`), i.e. RFC 7591
  * client metadata plus SMART's `launch_url` (alias `initiate_login_uri`).
  *
- * Fetching a manifest URL follows the outbound policy of architecture §6: http(s) only, loopback
+ * Fetching a manifest URL follows the outbound policy of docs/architecture.md §6: http(s) only, loopback
  * allowed, private, link-local and metadata addresses refused, no redirects, 5 s, 256 KiB.
  */
 import type { ClientAddOptions } from '../auth/types.js';

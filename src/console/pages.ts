@@ -62,7 +62,7 @@ function parseJsonField(f: Form, name: string, what: string): unknown {
 
 const errorText = (e: FhirError) => e.issues.map((i) => i.diagnostics ?? i.code).join('; ');
 
-/** Turns the launch form into a launch registration body (architecture §5). */
+/** Turns the launch form into a launch registration body (docs/architecture.md §5). */
 export function launchBodyFromForm(f: Form): { client_id: string; username?: string; simulate_error?: string; parameters: Record<string, unknown> } {
   const client = field(f, 'client_id');
   if (!client) throw badRequest('choose an app to launch', ['client_id']);

@@ -1,11 +1,11 @@
 /**
- * The web console (`/`, `/console/...`) and its JSON admin API (`/api/...`) (issue 6, architecture
+ * The web console (`/`, `/console/...`) and its JSON admin API (`/api/...`) (issue 6, docs/architecture.md
  * §3). Pages live under `/console/` because `console` and `api` are reserved sandbox ids, so no
  * console path can shadow a sandbox's `/{sandbox}/...` URLs.
  *
  * Every console response carries a strict CSP without inline script or style, `frame-ancestors
  * 'self'`, `Referrer-Policy: no-referrer` and `Cache-Control: no-store`; no CORS header is ever sent
- * (architecture §6). Access control: see guard.ts.
+ * (docs/architecture.md §6). Access control: see guard.ts.
  */
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';

@@ -1,5 +1,5 @@
 /**
- * Saved launch scenarios (issue 6 "Launch"; HSPC's `LaunchScenario`, hspc-launch-system.md §3.2–3.3):
+ * Saved launch scenarios (issue 6 "Launch"; HSPC's `LaunchScenario`, docs/hspc-compatibility.md §3):
  * an app, an optional persona and the launch parameters, relaunched in one click. Parameters are
  * stored already validated by the launch registration grammar, so a relaunch sends exactly what was
  * saved; existence (client, persona, patient) is checked again by the registration at each launch.

@@ -1,5 +1,5 @@
 /**
- * The launch audit trail served read-only as FHIR R4 `AuditEvent` (issue #5, architecture §5) at
+ * The launch audit trail served read-only as FHIR R4 `AuditEvent` (issue #5, docs/architecture.md §5) at
  * `{base}/AuditEvent` and `{base}/AuditEvent/launch-{seq}`, on the SMART-secured `/data` base only,
  * to `user/` and `system/` grants that cover AuditEvent without restriction. The records never enter
  * the resource store, so no patient-compartment path ($everything, `_revinclude`, compartment

@@ -1,7 +1,7 @@
 /**
  * Fast-path value extraction for search parameters whose expression is a union of plain dotted
  * paths, optionally ending in `.ofType(X)` or `.where(resolve() is X)` — 96% of the R4 per-type
- * expressions (fhir-storage.md §1). A plain JS walk is about 12× faster than FHIRPath. Element types
+ * expressions (docs/storage.md §1). A plain JS walk is about 12× faster than FHIRPath. Element types
  * are resolved at compile time from the StructureDefinitions, so values come out typed exactly as
  * FHIRPath would type them; anything the compiler cannot type falls back to FHIRPath.
  */

@@ -1,6 +1,6 @@
 /**
  * Computes the search index rows and the Patient-compartment membership of a resource at write time
- * (fhir-storage.md §5). Values come from the fast path or FHIRPath (registry.ts) and are converted
+ * (docs/storage.md §2). Values come from the fast path or FHIRPath (registry.ts) and are converted
  * with Medplum's `convertToSearchable*` helpers, except HumanName/Address, which we split into their
  * parts so that `name=joh` prefix-matches each part (R4 §3.1.1.4.7 string search).
  */

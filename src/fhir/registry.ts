@@ -1,6 +1,6 @@
 /**
  * The search-parameter registry: the R4 core SearchParameters per resource type, with the per-type
- * slice of each expression (fhir-storage.md §1: evaluating the shared 32-base expressions is 20×
+ * slice of each expression (docs/storage.md §1: evaluating the shared 32-base expressions is 20×
  * slower), a compiled fast path for plain dotted paths and a pre-parsed FHIRPath fallback for the rest.
  * Built lazily: the first write, search or CapabilityStatement pays the definition load (≈0.5 s).
  */
@@ -37,7 +37,7 @@ export interface ParamDef {
   components?: ParamComponent[];
 }
 
-/** Medplum-only parameters (fhir-storage.md §1) and the ones served from resource columns. */
+/** Medplum-only parameters (docs/storage.md §1) and the ones served from resource columns. */
 const SKIP = new Set(['_project', '_compartment']);
 export const COLUMN_PARAMS = new Set(['_id', '_lastUpdated']);
 

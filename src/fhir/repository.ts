@@ -1,5 +1,5 @@
 /**
- * The per-request repository (architecture §6): every FHIR interaction goes through it, and it
+ * The per-request repository (docs/architecture.md §6): every FHIR interaction goes through it, and it
  * enforces the request's AccessPolicy itself — route handlers never touch the store. Reads outside
  * what the grant allows answer 404 without echoing anything.
  *

@@ -1,6 +1,6 @@
 /**
  * FHIR REST routes at `/{sandbox}/data/*` (SMART-secured) and `/{sandbox}/open/*` (open access when
- * the sandbox allows it) — architecture §3 and §6. Handlers only authenticate, negotiate and
+ * the sandbox allows it) — docs/architecture.md §3 and §6. Handlers only authenticate, negotiate and
  * translate HTTP; every interaction and every access decision happens in the per-request repository.
  * More specific routes of other capabilities (`…/data/_services/smart/Launch`,
  * `…/data/.well-known/smart-configuration`) win over these wildcards (static segments first).

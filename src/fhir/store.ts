@@ -1,11 +1,11 @@
 /**
- * The storage contract of the FHIR data layer (architecture §7). The SQLite implementation lives in
+ * The storage contract of the FHIR data layer (docs/architecture.md §7). The SQLite implementation lives in
  * `src/storage/sqlite/fhir/resource-store.ts`; a PostgreSQL one must pass the same contract suite
  * (`test/fhir/store-contract.ts`). Index rows name their search parameter by code; the store maps
  * (resource type, code) to its persisted `pid`.
  */
 
-/** Index rows of one resource, per search-parameter type (fhir-storage.md §5). */
+/** Index rows of one resource, per search-parameter type (docs/storage.md §2). */
 export interface IndexRows {
   token: Array<[code: string, system: string | null, value: string | null]>;
   tokenText: Array<[code: string, norm: string]>;
@@ -77,7 +77,7 @@ export interface HistoryQuery {
 
 /**
  * A check run inside the write transaction right after an op is applied (the access constraint of the
- * request, architecture §6): when the query returns no row, the whole write set rolls back and
+ * request, docs/architecture.md §6): when the query returns no row, the whole write set rolls back and
  * `error()` is thrown. `sql` is dialect-neutral (positional `?` parameters).
  */
 export interface WriteGuard {

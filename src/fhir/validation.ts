@@ -1,7 +1,7 @@
 /**
  * Validation of every written resource: Medplum's `validateResource` (cardinality, JSON types,
  * unknown elements, primitive formats, invariants), plus the required value-set bindings on `code`
- * elements that Medplum does not check (fhir-storage.md §1: `Observation.status: bogus` and
+ * elements that Medplum does not check (docs/storage.md §1: `Observation.status: bogus` and
  * `Patient.gender: robot` pass it). The binding plan per type and the value-set expansions are
  * computed lazily from the StructureDefinitions and `valuesets.json`, then cached.
  */

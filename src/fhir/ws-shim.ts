@@ -1,6 +1,6 @@
 /**
  * @medplum/core 5 reads `WebSocket.CLOSING` at module load, and Node 20 has no global WebSocket
- * (fhir-storage.md §1). This shim must be imported before @medplum/core; `medplum.ts` does so.
+ * (docs/storage.md §1). This shim must be imported before @medplum/core; `medplum.ts` does so.
  * It only defines the constants; constructing one fails loudly, and nothing of ours does.
  */
 if (typeof (globalThis as { WebSocket?: unknown }).WebSocket === 'undefined') {

@@ -109,7 +109,7 @@ export class LaunchLifecycle {
   // ── Registration ────────────────────────────────────────────────────────────────────────────
 
   /**
-   * What a caller may do (architecture §5), fail closed: `orchestrator` (the restricted scope or the
+   * What a caller may do (docs/architecture.md §5), fail closed: `orchestrator` (the restricted scope or the
    * local administrator), `app-user` (an app flagged "may register launches" with its user's token),
    * `anonymous` (legacy open registration). 403 for a token with neither right.
    */
@@ -201,7 +201,7 @@ export class LaunchLifecycle {
 
   /**
    * Patient and encounter exist; the encounter belongs to the patient; and an app user names only
-   * what that user may see (architecture §5): a persona that is not a Practitioner only the
+   * what that user may see (docs/architecture.md §5): a persona that is not a Practitioner only the
    * patient(s) its resource gives it, a token with only `patient/` resource scopes (or none) only its
    * context patient. Orchestrators may name any.
    */
@@ -252,7 +252,7 @@ export class LaunchLifecycle {
 
   // ── Authorization server ────────────────────────────────────────────────────────────────────
 
-  /** The patients a persona may be given (architecture §5); `any` for a Practitioner. */
+  /** The patients a persona may be given (docs/architecture.md §5); `any` for a Practitioner. */
   visiblePatients(sandboxKey: number, persona: Persona): Promise<Visible> {
     return patientsOfPersona(this.deps.fhir, sandboxKey, persona);
   }

@@ -70,7 +70,7 @@ export interface LaunchStore {
 }
 
 /**
- * Keys a launch parameter may not use (architecture §5): they would shadow token-response or
+ * Keys a launch parameter may not use (docs/architecture.md §5): they would shadow token-response or
  * introspection fields. The registration service refuses them; the auth server never copies them
  * from a context into a token response.
  */

@@ -1,5 +1,5 @@
 /**
- * A fixed-window counter per key, for HSPC's legacy open registration (architecture §5: "calls are
+ * A fixed-window counter per key, for HSPC's legacy open registration (docs/architecture.md §5: "calls are
  * rate-limited"). In-process: with several nodes each enforces its own share, which is enough to keep
  * an open sandbox from being used as a launch-id generator.
  */

@@ -1,5 +1,5 @@
 /**
- * HTTP binding of the launch registration service at `{iss}/_services/smart/Launch` (architecture §3
+ * HTTP binding of the launch registration service at `{iss}/_services/smart/Launch` (docs/architecture.md §3
  * and §5). Only the secured base (`/{sandbox}/data`) has it, as in HSPC; browser callers (CDS Hooks
  * sandbox, consoles) get CORS with preflight.
  */

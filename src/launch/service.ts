@@ -1,5 +1,5 @@
 /**
- * The launch registration API (architecture §5): the HSPC-compatible request and response around
+ * The launch registration API (docs/architecture.md §5): the HSPC-compatible request and response around
  * the launch lifecycle (lifecycle.ts), which decides who may register what, binding and lifetime.
  */
 import type { ClientLookup } from '../auth/types.js';

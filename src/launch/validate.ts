@@ -1,5 +1,5 @@
 /**
- * Validation of a launch registration body (architecture §5). Accepts HSPC's payload byte for byte
+ * Validation of a launch registration body (docs/architecture.md §5). Accepts HSPC's payload byte for byte
  * and the CDS Hooks sandbox's variant (`launchUrl` instead of `client_id`), keeps every value's JSON
  * type (no HSPC string-ification), and refuses keys that would shadow token or introspection fields.
  */

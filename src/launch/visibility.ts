@@ -1,5 +1,5 @@
 /**
- * Which patients a user may be given as launch context (architecture §5), used at registration
+ * Which patients a user may be given as launch context (docs/architecture.md §5), used at registration
  * (what an app user's launch may name) and at /authorize (what a signed-in persona may receive).
  */
 import type { Persona } from '../auth/types.js';

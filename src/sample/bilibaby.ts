@@ -1,5 +1,5 @@
 /**
- * The HSPC bilirubin-chart sample patient (reference: hspc-launch-system.md §5, from the app's
+ * The HSPC bilirubin-chart sample patient (reference: docs/hspc-compatibility.md §2, from the app's
  * `sample-data/BILIBABY-bundle.json`), converted from DSTU2 to R4: `family` is a string, `birthDate`
  * is a valid FHIR date, birthTime carries a timezone, and the UCUM system is named.
  */

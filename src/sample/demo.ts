@@ -1,5 +1,5 @@
 /**
- * The demo sandbox's data: BILIBABY (hspc-launch-system.md §5) plus a small realistic population, as
+ * The demo sandbox's data: BILIBABY (docs/hspc-compatibility.md §2) plus a small realistic population, as
  * one R4 transaction Bundle of PUT entries with fixed ids (loading it twice leaves the same data).
  */
 import type { Bundle, Resource } from '@medplum/fhirtypes';

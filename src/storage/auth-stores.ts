@@ -1,5 +1,5 @@
 /**
- * Store interfaces of the authorization server (auth-library.md §4.3–4.4). Everything two nodes must
+ * Store interfaces of the authorization server (docs/auth-server.md §3–4). Everything two nodes must
  * share lives behind them, in the database: oidc-provider artifacts (sessions, interactions, grants,
  * codes, tokens, `jti` replay records), SMART launch contexts per grant, and per-sandbox keys.
  * Implementations: `sqlite/` (synchronous inside, resolved promises) and `postgres/`.

@@ -1,5 +1,5 @@
 /**
- * A storage backend: every store of the system over one database (architecture §7). `openBackend`
+ * A storage backend: every store of the system over one database (docs/architecture.md §7). `openBackend`
  * picks SQLite (`--data-dir`) or PostgreSQL (`--database-url`); both run their versioned migrations
  * on open, under a lock, so several processes may start at once.
  */

@@ -12,7 +12,7 @@ export interface Sandbox {
   openRead: boolean;
   /** `/{id}/open` also accepts writes (only meaningful with openRead). */
   openWrite: boolean;
-  /** HSPC's legacy tokenless launch registration (architecture §5). */
+  /** HSPC's legacy tokenless launch registration (docs/architecture.md §5). */
   openRegistration: boolean;
   createdAt: number;
 }
@@ -38,7 +38,7 @@ export interface TenantStore {
   setSetting(name: string, value: string): Promise<void>;
 }
 
-/** Sandbox id grammar and reserved names (architecture §3, contract). */
+/** Sandbox id grammar and reserved names (docs/architecture.md §3, contract). */
 export const SANDBOX_ID = /^[a-z0-9][a-z0-9-]{1,62}$/;
 export const RESERVED_SANDBOX_IDS = new Set(['api', 'apps', 'healthz', 'static', 'assets', 'console', 'auth', 'well-known']);
 

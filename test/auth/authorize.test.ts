@@ -1,4 +1,4 @@
-/** SMART 2.2 authorization endpoint: checklist A1–A8 (smart-conformance.md §6). */
+/** SMART 2.2 authorization endpoint: checklist A1–A8 (docs/conformance.md §1). */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DOC, PAT, REDIRECT, authorize, exchange, seedBasics } from './helpers/flows.js';

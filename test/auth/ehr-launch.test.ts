@@ -1,4 +1,4 @@
-/** EHR launch (SMART 2.2 §"EHR launch"; architecture §5): T6 and sandbox single sign-on launches. */
+/** EHR launch (SMART 2.2 §"EHR launch"; docs/architecture.md §5): T6 and sandbox single sign-on launches. */
 import assert from 'node:assert/strict';
 import { hashLaunchId } from '../../src/launch/model.js';
 import { after, before, describe, test } from 'node:test';

@@ -1,5 +1,5 @@
 /**
- * I1 (smart-conformance.md §6): introspection also accepts a bearer token of an authorized client
+ * I1 (docs/conformance.md §1): introspection also accepts a bearer token of an authorized client
  * (RFC 7662 §2.1), besides client authentication.
  */
 import assert from 'node:assert/strict';

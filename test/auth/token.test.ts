@@ -53,7 +53,7 @@ describe('token', () => {
     const { code, verifier } = await codeFor('app', 'launch/patient openid fhirUser offline_access patient/Observation.rs patient/Patient.read');
     const t = await exchange(h, code, verifier, { client_id: 'app' });
     assert.deepEqual(new Set(String(t.body.scope).split(' ')), new Set(['launch/patient', 'openid', 'fhirUser', 'offline_access', 'patient/Observation.rs', 'patient/Patient.read']));
-    // offline_access without prompt=consent (auth-library §4.1) gives a refresh token.
+    // offline_access without prompt=consent (docs/auth-server.md §6) gives a refresh token.
     assert.equal(typeof t.body.refresh_token, 'string');
   });
 

@@ -1,5 +1,5 @@
 /**
- * The command line against a real store (architecture §4): sandbox lifecycle, import, clients,
+ * The command line against a real store (docs/architecture.md §4): sandbox lifecycle, import, clients,
  * personas and launch, and clear errors (exit 2, one line) for user mistakes.
  */
 import assert from 'node:assert/strict';

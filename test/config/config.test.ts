@@ -31,7 +31,7 @@ describe('config', () => {
     assert.throws(() => resolveConfig({ databaseUrl: 'mysql://x' }), /postgres/);
   });
 
-  test('sandbox ids follow the grammar and reserved names of architecture §3', () => {
+  test('sandbox ids follow the grammar and reserved names of docs/architecture.md §3', () => {
     assert.equal(sandboxIdProblem('demo'), undefined);
     assert.equal(sandboxIdProblem('team-1'), undefined);
     for (const bad of ['a', 'Demo', '-x', 'x_y', 'a'.repeat(64), 'x/y'])

@@ -1,5 +1,5 @@
 /**
- * Admin access to the console (issue 6 "Admin access", architecture §6): token bootstrap into an
+ * Admin access to the console (issue 6 "Admin access", docs/architecture.md §6): token bootstrap into an
  * HttpOnly SameSite=Strict cookie, 401 without it, Host/Origin checks, CSRF on writes, no CORS, CSP.
  */
 import assert from 'node:assert/strict';

@@ -1,7 +1,7 @@
 /**
  * Issue #7: several stateless nodes over one PostgreSQL database. Two `serve --role api` nodes and
  * one `serve --role auth` node share one `--public-url` behind a small reverse proxy started here
- * (FHIR bases round-robin to the API nodes, everything else to the auth node; architecture §3).
+ * (FHIR bases round-robin to the API nodes, everything else to the auth node; docs/architecture.md §3).
  * A launch registered on API node 1 is authorized and redeemed on the auth node, read through both
  * API nodes, refreshed, and revoked — and the revocation holds on both API nodes at once.
  */

@@ -1,5 +1,5 @@
 /**
- * Adversarial access-control suite (architecture §6): every interaction under a patient/ token must
+ * Adversarial access-control suite (docs/architecture.md §6): every interaction under a patient/ token must
  * stay inside the context patient's compartment, and everything else fails closed. Grants are built
  * here and served by a Map-backed TokenVerifier (the real auth server implements the same interface).
  */

@@ -1,5 +1,5 @@
 /**
- * The ResourceStore contract suite (architecture §7): one function that takes a store factory, so the
+ * The ResourceStore contract suite (docs/architecture.md §7): one function that takes a store factory, so the
  * PostgreSQL implementation runs the very same checks. Every call is awaited, so an implementation
  * may return values or promises.
  */

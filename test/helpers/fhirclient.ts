@@ -1,6 +1,6 @@
 /**
  * The real `fhirclient` library (Node entry) as the SMART app in end-to-end tests, per
- * smart-conformance.md §4.3: `authorize()` with `noRedirect` gives the authorize URL, and `ready()`
+ * docs/conformance.md §2: `authorize()` with `noRedirect` gives the authorize URL, and `ready()`
  * on the redirect URL exchanges the code and yields a Client.
  */
 import { createRequire } from 'node:module';

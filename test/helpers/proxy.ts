@@ -1,6 +1,6 @@
 /**
  * A tiny reverse proxy giving several server processes one origin, as a deployment would
- * (architecture §3): FHIR bases (`/{sandbox}/data…`) round-robin over the API nodes, everything else
+ * (docs/architecture.md §3): FHIR bases (`/{sandbox}/data…`) round-robin over the API nodes, everything else
  * to the auth node.
  */
 import http from 'node:http';

@@ -1,5 +1,5 @@
 /**
- * Who may register which launch, and who may redeem it (architecture §5, issue 11), over real HTTP:
+ * Who may register which launch, and who may redeem it (docs/architecture.md §5, issue 11), over real HTTP:
  * the attacks of issue 11 each refused, for a Patient and a RelatedPerson persona.
  */
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-/** Matching a CDS Hooks card link to apps' launch URIs (architecture §5): origin and path only. */
+/** Matching a CDS Hooks card link to apps' launch URIs (docs/architecture.md §5): origin and path only. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { launchUrlKey } from '../../src/launch/lifecycle.js';

@@ -1,5 +1,5 @@
 /**
- * Launch registration over real HTTP (issue #5 negative tests and architecture §5 rules): who may
+ * Launch registration over real HTTP (issue #5 negative tests and docs/architecture.md §5 rules): who may
  * register, validation, binding, expiry, single use, CORS, inspect/revoke, legacy open registration.
  */
 import assert from 'node:assert/strict';

@@ -4,7 +4,7 @@ import type { Observation, Patient } from '@medplum/fhirtypes';
 import { bilibabyResources } from '../../src/sample/bilibaby.js';
 import { demoBundle } from '../../src/sample/demo.js';
 
-// hspc-launch-system.md §5, table of the 8 transcutaneous bilirubin readings.
+// docs/hspc-compatibility.md §2, table of the 8 transcutaneous bilirubin readings.
 const EXPECTED: [string, string, number][] = [
   ['BILIBABY-OBS2', '2018-03-04T15:12:00.000Z', 7],
   ['BILIBABY-OBS4', '2018-03-05T00:06:00.000Z', 9],

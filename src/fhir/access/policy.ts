@@ -1,5 +1,5 @@
 /**
- * What one request may do, derived from its RequestAccess (architecture §6, fail closed). The
+ * What one request may do, derived from its RequestAccess (docs/architecture.md §6, fail closed). The
  * repository asks `constraint(type, op)` before every interaction and receives either `all` or a
  * list of alternatives, each confined to a patient compartment and/or a scope's search restriction;
  * the data path turns those into SQL or checks (a resource is accessible when one alternative holds).

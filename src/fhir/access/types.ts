@@ -1,7 +1,7 @@
 /**
  * What a request is allowed to do, as established before it reaches the FHIR data path.
  * The auth capability produces `TokenGrant`s (it implements `TokenVerifier`); the FHIR capability
- * enforces them inside its per-request repository (architecture §6), failing closed.
+ * enforces them inside its per-request repository (docs/architecture.md §6), failing closed.
  */
 import type { Sandbox } from '../../storage/types.js';
 

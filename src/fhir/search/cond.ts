@@ -1,5 +1,5 @@
 /**
- * The typed search expression (model-codebases.md §4): the parser turns query parameters into this
+ * The typed search expression: the parser turns query parameters into this
  * tree, access control rewrites it (compartment and scope restrictions are just more nodes), and
  * one SQL builder (sql.ts) compiles it.
  */

@@ -1,6 +1,6 @@
 /**
  * Runs a parsed and access-rewritten search: picks the driving table (a patient's compartment when
- * every branch is confined to the same one — fhir-storage.md §5, flat latency as data grows — or
+ * every branch is confined to the same one — docs/storage.md §2, flat latency as data grows — or
  * `resource` otherwise), sorts, pages, counts, then resolves `_include`/`_revinclude` (`:iterate`)
  * through the same access conditions, so included resources are confined exactly like matches.
  */

@@ -1,6 +1,6 @@
 /**
  * The one SQL builder: compiles a search condition tree (cond.ts) into SQLite SQL over the index
- * tables (fhir-storage.md §5 "Search SQL"). Two forms per leaf:
+ * tables (docs/storage.md §2 "Search SQL"). Two forms per leaf:
  * - uncorrelated `alias.rid IN (SELECT rid FROM ix_… WHERE tenant = ? AND …)` when driving from
  *   `resource`, so the planner can start from the value index;
  * - correlated `EXISTS (… WHERE x.rid = alias.rid …)` when driving from a patient's compartment,

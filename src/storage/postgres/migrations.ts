@@ -2,7 +2,7 @@
  * The PostgreSQL schema, version for version the same logical schema as SQLite
  * (src/storage/sqlite/migrations): BIGINT identities instead of rowids, BIGINT epoch-ms, DOUBLE
  * PRECISION for reals, `COLLATE "C"` on the columns searched by prefix ranges (`norm >= ? AND
- * norm < ? || '\uffff'` needs byte order, fhir-storage.md §5), JSON stored as TEXT.
+ * norm < ? || '\uffff'` needs byte order, docs/storage.md §2), JSON stored as TEXT.
  */
 export interface PgMigration {
   version: number;

@@ -1,5 +1,5 @@
 /**
- * PostgreSQL plumbing (fhir-storage.md §5 "PG traps"): one `pg` Pool per process, BIGINT parsed to
+ * PostgreSQL plumbing (docs/storage.md §2 "PG traps"): one `pg` Pool per process, BIGINT parsed to
  * Number (rids and epoch-ms fit in 2^53), `?` placeholders rewritten to `$n` so the stores and the
  * search compiler share their SQL with SQLite, transactions on one pooled client, and connection
  * failures turned into DatabaseUnavailable (503 / `temporarily_unavailable`).

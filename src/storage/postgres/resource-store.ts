@@ -1,5 +1,5 @@
 /**
- * PostgreSQL implementation of the FHIR `ResourceStore` (fhir-storage.md §5), same logical schema as
+ * PostgreSQL implementation of the FHIR `ResourceStore` (docs/storage.md §2), same logical schema as
  * SQLite. A write set (`apply`) is ONE transaction on one pooled client: the rows it touches are locked
  * (`SELECT … FOR UPDATE`) and their versions checked against the expected ones inside it (optimistic
  * concurrency; a concurrent first insert loses on the unique key and becomes a VersionConflict), then

@@ -1,5 +1,5 @@
 /**
- * SMART apps of a sandbox (architecture §4 `client add|list|remove`). Read on every authorization
+ * SMART apps of a sandbox (docs/architecture.md §4 `client add|list|remove`). Read on every authorization
  * and token request through the oidc-provider adapter's `Client` model, so a client added or removed
  * by the CLI while the server runs takes effect at once. Secrets are stored hashed (scrypt).
  */
@@ -83,7 +83,7 @@ function ttl(v: number | undefined, what: string): number | undefined {
   return v;
 }
 
-/** Launch lifetimes (architecture §5): between 30 seconds and 24 hours. */
+/** Launch lifetimes (docs/architecture.md §5): between 30 seconds and 24 hours. */
 function launchTtl(v: number | undefined): number | undefined {
   if (v === undefined) return undefined;
   if (!Number.isInteger(v) || v < 30 || v > 86400) throw new AuthInputError('launch lifetime must be between 30 seconds and 24 hours (86400 seconds)', 'invalid');
@@ -202,7 +202,7 @@ export class SqliteClientStore implements ClientStore {
     return { client: toClient(row), generatedSecret };
   }
 
-  /** Re-points an app at new URLs (the demo app follows PUBLIC_URL, architecture §3). */
+  /** Re-points an app at new URLs (the demo app follows PUBLIC_URL, docs/architecture.md §3). */
   async updateUrls(sandboxKey: number, clientId: string, u: { launchUri?: string; redirectUris: string[] }): Promise<void> {
     const redirects = u.redirectUris.map((x) => httpUrl(x, 'redirect URI'));
     const launch = u.launchUri === undefined ? null : httpUrl(u.launchUri, 'launch URI');

@@ -1,5 +1,5 @@
 /**
- * The `oidc_payload` table on SQLite (auth-library.md §4.4): one table for every oidc-provider model
+ * The `oidc_payload` table on SQLite (docs/auth-server.md §4): one table for every oidc-provider model
  * of every sandbox, keyed by tenant + model + id. The adapter itself (src/auth/adapter.ts) is shared
  * by both backends.
  *

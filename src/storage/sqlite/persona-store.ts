@@ -1,5 +1,5 @@
 /**
- * Sandbox personas: the users one logs in as at the sandbox's authorization server (architecture §4
+ * Sandbox personas: the users one logs in as at the sandbox's authorization server (docs/architecture.md §4
  * `persona add|list|remove`). Passwords are stored hashed; only the passwords `seedDemo` generates
  * for the demo personas are also kept in clear (`demo_password`) so that `persona list` and the
  * console can show them, and they are flagged as such.

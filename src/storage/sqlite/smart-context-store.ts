@@ -1,5 +1,5 @@
 /**
- * SMART launch context per grant (auth-library.md §4.3). oidc-provider's Grant, AuthorizationCode and
+ * SMART launch context per grant (docs/auth-server.md §3). oidc-provider's Grant, AuthorizationCode and
  * RefreshToken models drop unknown payload fields, so the context (patient, encounter, fhirContext,
  * need_patient_banner, smart_style_url, intent, tenant, custom launch parameters, fhirUser) lives
  * here, keyed by grantId. It survives refreshes because refresh tokens carry the grantId.

@@ -1,5 +1,5 @@
 /**
- * SQLite implementation of the FHIR `ResourceStore` (fhir-storage.md §5): synchronous better-sqlite3,
+ * SQLite implementation of the FHIR `ResourceStore` (docs/storage.md §2): synchronous better-sqlite3,
  * prepared statements created once, every statement bound to the tenant key. The async interface is
  * served synchronously (resolved promises); a write set runs in ONE synchronous transaction, so no
  * transaction is ever held across an await.

@@ -1,7 +1,7 @@
 import type { Migration } from '../migrate.js';
 
 /**
- * FHIR resources, their history and their search indexes (fhir-storage.md §5). Every row carries
+ * FHIR resources, their history and their search indexes (docs/storage.md §2). Every row carries
  * `tenant` (= Sandbox.key). `rid` is the integer surrogate every index row joins on; `pid` is a small
  * integer from the persisted `sp` dictionary of (resource type, search parameter code), so index keys
  * stay short. Dates are epoch-ms inclusive ranges. `content` holds the stored JSON with `meta` set, so a

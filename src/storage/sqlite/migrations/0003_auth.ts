@@ -6,11 +6,11 @@ import type { Migration } from '../migrate.js';
  * - `oidc_payload`: every oidc-provider artifact (sessions, interactions, grants, codes, tokens, jti
  *   replay entries) as JSON, keyed by tenant + model + id. `client_id` and `account_id` are copied
  *   out of the payload so that removing a client or a persona revokes its artifacts with one DELETE
- *   (architecture §4), and the FHIR verifier reads one row by primary key.
+ *   (docs/architecture.md §4), and the FHIR verifier reads one row by primary key.
  * - `auth_client` / `auth_persona`: apps and users of a sandbox; secrets and passwords hashed.
  * - `auth_key`: per-sandbox signing keys, cookie keys and the registration initial access token,
  *   generated on first use (there are no default secrets).
- * - `smart_context`: the SMART launch context of a grant (auth-library.md §4.3), keyed by grantId.
+ * - `smart_context`: the SMART launch context of a grant (docs/auth-server.md §3), keyed by grantId.
  */
 export const m0003: Migration = {
   version: 3,

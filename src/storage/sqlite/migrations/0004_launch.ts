@@ -1,6 +1,6 @@
 import type { Migration } from '../migrate.js';
 
-/** Registered launch contexts (architecture §5). Ids are stored hashed. */
+/** Registered launch contexts (docs/architecture.md §5). Ids are stored hashed. */
 export const m0004: Migration = {
   version: 4,
   name: 'launch contexts',

@@ -1,6 +1,6 @@
 import type { Migration } from '../migrate.js';
 
-/** Append-only audit of launch registrations and uses (architecture §5). Launch ids stored hashed. */
+/** Append-only audit of launch registrations and uses (docs/architecture.md §5). Launch ids stored hashed. */
 export const m0005: Migration = {
   version: 5,
   name: 'audit',

@@ -1,7 +1,7 @@
 import type { Migration } from '../migrate.js';
 
 /**
- * Saved launch scenarios of the console (issue 6; HSPC's `LaunchScenario`, hspc-launch-system.md §3.2):
+ * Saved launch scenarios of the console (issue 6; HSPC's `LaunchScenario`, docs/hspc-compatibility.md §3):
  * app + persona + context, relaunched in one click. Rows carry the tenant key, so a re-created
  * sandbox (new key) starts with none.
  */
