@@ -51,7 +51,8 @@ export const EXIT_USAGE = 2;
 
 /** An error from the operating system (a file, a directory, a socket): it names the path or address. */
 function systemErrorLine(e: NodeJS.ErrnoException): string {
-  const target = e.path ?? (e as { address?: string }).address ?? '';
+  const target = e.path ?? (e as { address?: string }).address;
+  if (!target) return e.message;
   switch (e.code) {
     case 'ENOENT':
       return `${target}: no such file or directory`;
