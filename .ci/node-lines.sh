@@ -92,6 +92,7 @@ prepare_tree() {
   echo "$tree"
 }
 
+failed=()
 for line in "${@:-24 26}"; do
   for spec in $line; do
     start=$SECONDS
@@ -101,6 +102,11 @@ for line in "${@:-24 26}"; do
     build_sqlite "$version"
     tree=$(prepare_tree "$version")
     echo "ci: node v$version ready in $((SECONDS - start))s (from the npm registry; better-sqlite3 built against its headers; cache $ARTIFACTS)"
-    (cd "$tree" && PATH="$ARTIFACTS/node-$version/bin:$PATH" node scripts/run-tests.mjs "${EXCLUDES[@]}")
+    (cd "$tree" && PATH="$ARTIFACTS/node-$version/bin:$PATH" node scripts/run-tests.mjs "${EXCLUDES[@]}") || failed+=("v$version")
+    echo "ci: node v$version: setup and suites took $((SECONDS - start))s"
   done
 done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "ci: suites failed on node ${failed[*]}" >&2
+  exit 1
+fi
