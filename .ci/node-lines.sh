@@ -102,7 +102,9 @@ for line in "${@:-24 26}"; do
     build_sqlite "$version"
     tree=$(prepare_tree "$version")
     echo "ci: node v$version ready in $((SECONDS - start))s (from the npm registry; better-sqlite3 built against its headers; cache $ARTIFACTS)"
-    (cd "$tree" && PATH="$ARTIFACTS/node-$version/bin:$PATH" node scripts/run-tests.mjs "${EXCLUDES[@]}") || failed+=("v$version")
+    # Its own npm cache: the README test runs `npx smart-sandbox`, which npm installs into the cache
+    # keyed by the tree's path; an entry left half-written by an earlier, interrupted run would break it.
+    (cd "$tree" && PATH="$ARTIFACTS/node-$version/bin:$PATH" npm_config_cache="$tree/.npm-cache" node scripts/run-tests.mjs "${EXCLUDES[@]}") || failed+=("v$version")
     echo "ci: node v$version: setup and suites took $((SECONDS - start))s"
   done
 done
