@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs the compiled test files with node's test runner. Node 20's `--test` takes no globs, so the
-// files are listed here. Usage: node scripts/run-tests.mjs [substring filter...]
+// files are listed here. Usage: node scripts/run-tests.mjs [substring filter...] [--exclude=substring...]
+// (a file runs when it matches any filter, or there is none, and matches no exclude).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,10 +16,12 @@ const walk = (d) => {
   }
 };
 if (fs.existsSync(root)) walk(root);
-const filters = process.argv.slice(2);
+const args = process.argv.slice(2);
+const excludes = args.filter((a) => a.startsWith('--exclude=')).map((a) => a.slice('--exclude='.length));
+const filters = args.filter((a) => !a.startsWith('--exclude='));
 // Only compiled tests whose source still exists: a renamed or deleted test leaves its old .js in dist.
 const hasSource = (f) => fs.existsSync(f.replace(/^dist[\\/]/, '').replace(/\.js$/, '.ts'));
-const chosen = files.filter((f) => hasSource(f) && (filters.length === 0 || filters.some((x) => f.includes(x)))).sort();
+const chosen = files.filter((f) => hasSource(f) && (filters.length === 0 || filters.some((x) => f.includes(x))) && !excludes.some((x) => f.includes(x))).sort();
 if (chosen.length === 0) {
   console.error('no test files found under dist/test (did the build run?)');
   process.exit(1);

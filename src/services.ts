@@ -2,6 +2,7 @@
  * Creates every store and service over one database. Used by `serve`, every CLI command and the
  * tests, so that they all act on the same store in the same way.
  */
+import fs from 'node:fs';
 import { createAuthService, type AuthService } from './auth/service.js';
 import { BulkService } from './bulk/service.js';
 import type { Clock } from './config/clock.js';
@@ -48,7 +49,30 @@ export async function openBackend(config: Config): Promise<StorageBackend> {
       throw new StorageNotAvailable(`cannot open the PostgreSQL database: ${(e as Error).message}`);
     }
   }
-  return openSqliteBackend(config.dataDir, { readWorkers: config.readWorkers, queryBudgetMs: config.queryBudgetMs, wal: walLimits(config.walLimitBytes) });
+  checkDataDir(config.dataDir);
+  try {
+    return openSqliteBackend(config.dataDir, { readWorkers: config.readWorkers, queryBudgetMs: config.queryBudgetMs, wal: walLimits(config.walLimitBytes) });
+  } catch (e) {
+    // SQLITE_CANTOPEN, SQLITE_NOTADB (smart-sandbox.db is not a database), a read-only directory…
+    if ((e as { code?: unknown }).code && typeof (e as { code?: unknown }).code === 'string')
+      throw new StorageNotAvailable(`cannot open the SQLite database in ${config.dataDir}: ${(e as Error).message}`);
+    throw e;
+  }
+}
+
+/** The data directory (`--data-dir`, SMART_SANDBOX_DATA) is a directory, or can be made one. */
+function checkDataDir(dir: string): void {
+  try {
+    const stat = fs.statSync(dir, { throwIfNoEntry: false });
+    if (stat && !stat.isDirectory()) throw new StorageNotAvailable(`the data directory ${dir} is a file, not a directory (--data-dir or SMART_SANDBOX_DATA)`);
+    if (stat) return;
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    if (e instanceof StorageNotAvailable) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOTDIR' || code === 'EEXIST' ? 'a part of its path is a file' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+    throw new StorageNotAvailable(`cannot create the data directory ${dir}: ${why} (--data-dir or SMART_SANDBOX_DATA)`);
+  }
 }
 
 /**

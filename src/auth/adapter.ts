@@ -10,7 +10,7 @@
  * - Clients are not stored here: the `Client` model is served from the client store.
  */
 import type { Adapter, AdapterPayload } from 'oidc-provider';
-import { errors } from 'oidc-provider';
+import { errors } from './oidc-provider.js';
 import type { FoundPayload, OidcPayloadStore } from '../storage/auth-stores.js';
 
 export interface ClientSource {

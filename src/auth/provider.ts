@@ -5,7 +5,7 @@
  * the launch context by grantId (§4.3) added to token responses, client rules from our client store.
  */
 import type { AdapterPayload, Configuration, KoaContextWithOIDC } from 'oidc-provider';
-import Provider, { errors, interactionPolicy } from 'oidc-provider';
+import Provider, { errors, interactionPolicy } from './oidc-provider.js';
 import type { Config } from '../config/config.js';
 import { type SandboxUrls, sandboxUrls } from '../config/urls.js';
 import type { FhirDirectory } from '../fhir/directory.js';

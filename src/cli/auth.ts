@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { AuthInputError, type ClientAddOptions } from '../auth/types.js';
 import type { Services } from '../services.js';
 import type { Sandbox } from '../storage/types.js';
-import { addStorageOptions, CliError, printJson, withServices } from './context.js';
+import { addStorageOptions, CliError, printJson, UsageError, withServices } from './context.js';
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
@@ -61,9 +61,9 @@ export function registerAuthCommands(program: Command): void {
   ).action((sandboxId: string, clientId: string, opts) =>
     withServices(opts, async (s) => {
       const sandbox = await sandboxOf(s, sandboxId);
-      if (opts.pkce !== undefined && opts.pkce !== 'required' && opts.pkce !== 'if-sent') throw new CliError('--pkce must be required or if-sent');
-      if (opts.consent !== undefined && opts.consent !== 'prompt' && opts.consent !== 'skip') throw new CliError('--consent must be prompt or skip');
-      if (opts.jwksUrl && opts.jwksFile) throw new CliError('give --jwks-url or --jwks-file, not both');
+      if (opts.pkce !== undefined && opts.pkce !== 'required' && opts.pkce !== 'if-sent') throw new UsageError('--pkce must be required or if-sent');
+      if (opts.consent !== undefined && opts.consent !== 'prompt' && opts.consent !== 'skip') throw new UsageError('--consent must be prompt or skip');
+      if (opts.jwksUrl && opts.jwksFile) throw new UsageError('give --jwks-url or --jwks-file, not both');
       const add: ClientAddOptions = {
         clientId,
         name: opts.name,

@@ -1,6 +1,9 @@
 /**
  * Shared plumbing of CLI commands: storage options on every command (docs/architecture.md §4), opening the
- * services on the same store the server uses, and turning known errors into one clear line + exit 2.
+ * services on the same store the server uses, and turning a user's mistake into one clear line on
+ * stderr: exit 2 for bad usage (commander's own errors and options of the wrong form), exit 1 for a
+ * command that was understood but cannot be done (no such sandbox, a file that cannot be written, a
+ * busy port, a data dir that is a file).
  */
 import type { Command } from 'commander';
 import { ConfigError, type ConfigInput, configFromEnv, resolveConfig, type Config } from '../config/config.js';
@@ -36,18 +39,53 @@ export async function withServices<T>(opts: Record<string, unknown>, fn: (s: Ser
   }
 }
 
+/** A command that was understood but cannot be done: one line, exit 1. */
 export class CliError extends Error {}
 
-/** Known, user-caused failures print one line; anything else is a bug and shows its stack. */
+/** An option or argument of the wrong form: one line, exit 2, like commander's own usage errors. */
+export class UsageError extends CliError {}
+
+/** Exit codes of the command line (README "Command line"). */
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+/** An error from the operating system (a file, a directory, a socket): it names the path or address. */
+function systemErrorLine(e: NodeJS.ErrnoException): string {
+  const target = e.path ?? (e as { address?: string }).address;
+  if (!target) return e.message;
+  switch (e.code) {
+    case 'ENOENT':
+      return `${target}: no such file or directory`;
+    case 'EACCES':
+    case 'EPERM':
+      return `${target}: permission denied`;
+    case 'EISDIR':
+      return `${target}: is a directory`;
+    case 'ENOTDIR':
+      return `${target}: a part of this path is not a directory`;
+    case 'ENOSPC':
+      return `${target}: no space left on the device`;
+    case 'EROFS':
+      return `${target}: read-only file system`;
+    default:
+      return e.message;
+  }
+}
+
+/**
+ * Known, user-caused failures print one line (`smart-sandbox: …`) and exit 1, or 2 for bad usage;
+ * anything else is a bug in smart-sandbox and keeps its stack trace for the report.
+ */
 export function reportError(e: unknown): never {
-  if (e instanceof CliError || e instanceof DataChoiceError || e instanceof ConfigError || e instanceof TenantError || e instanceof StorageNotAvailable) {
-    process.stderr.write(`smart-sandbox: ${e.message}\n`);
-    process.exit(2);
-  }
-  if (e instanceof FhirError) {
-    process.stderr.write(`smart-sandbox: ${e.issues.map((i) => i.diagnostics ?? i.code).join('; ')}\n`);
-    process.exit(2);
-  }
+  const fail = (line: string, code: number): never => {
+    process.stderr.write(`smart-sandbox: ${line}\n`);
+    process.exit(code);
+  };
+  if (e instanceof UsageError || e instanceof DataChoiceError || e instanceof ConfigError) fail(e.message, EXIT_USAGE);
+  if (e instanceof CliError || e instanceof TenantError || e instanceof StorageNotAvailable) fail((e as Error).message, EXIT_FAILED);
+  if (e instanceof FhirError) fail(e.issues.map((i) => i.diagnostics ?? i.code).join('; '), EXIT_FAILED);
+  const sys = e as NodeJS.ErrnoException;
+  if (sys instanceof Error && typeof sys.code === 'string' && typeof sys.syscall === 'string') fail(systemErrorLine(sys), EXIT_FAILED);
   throw e;
 }
 

@@ -4,12 +4,12 @@
  */
 import type { Command } from 'commander';
 import { SIMULATED_ERRORS } from '../launch/model.js';
-import { addStorageOptions, CliError, printJson, withServices } from './context.js';
+import { addStorageOptions, CliError, printJson, UsageError, withServices } from './context.js';
 
 /** `k=v`: v is taken as JSON when it parses (true, 12, {"a":1}), else as a string. */
 export function parseParam(text: string): [string, unknown] {
   const i = text.indexOf('=');
-  if (i <= 0) throw new CliError(`--param must look like key=value, got ${text}`);
+  if (i <= 0) throw new UsageError(`--param must look like key=value, got ${text}`);
   const key = text.slice(0, i);
   const raw = text.slice(i + 1);
   try {

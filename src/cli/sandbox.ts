@@ -1,9 +1,24 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { sandboxUrls } from '../config/urls.js';
 import { createSandbox, deleteSandbox, exportSandbox, parseDataChoice, resetSandbox } from '../sandbox/lifecycle.js';
-import { addStorageOptions, CliError, printJson, withServices } from './context.js';
-import { progressBar } from './progress.js';
+import { addStorageOptions, CliError, printJson, UsageError, withServices } from './context.js';
+import { progress } from './progress.js';
+
+/** `--out` must name a file in an existing, writable folder (the export does not create folders). */
+function checkWritable(file: string): void {
+  const dir = path.dirname(path.resolve(file));
+  const stat = fs.statSync(dir, { throwIfNoEntry: false });
+  if (!stat) throw new CliError(`--out ${file}: the folder ${dir} does not exist`);
+  if (!stat.isDirectory()) throw new CliError(`--out ${file}: ${dir} is not a folder`);
+  if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new CliError(`--out ${file}: is a folder; name a file`);
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch {
+    throw new CliError(`--out ${file}: the folder ${dir} is not writable`);
+  }
+}
 
 export function registerSandbox(program: Command): void {
   const sandbox = program.command('sandbox').description('create, change, list, reset, export and delete sandboxes');
@@ -19,9 +34,9 @@ export function registerSandbox(program: Command): void {
       .option('--data <kind>', 'demo | empty | synthetic:N', 'empty'),
   ).action((id: string, opts) =>
     withServices(opts, async (s) => {
-      if (opts.openWrite && !opts.open) throw new CliError('--open-write needs --open');
+      if (opts.openWrite && !opts.open) throw new UsageError('--open-write needs --open');
       const data = parseDataChoice(opts.data);
-      const bar = data.kind === 'synthetic' ? progressBar('loading', data.count) : undefined;
+      const bar = data.kind === 'synthetic' ? progress(`loading ${id}`, data.count) : undefined;
       const created = await createSandbox(
         s,
         id,
@@ -86,6 +101,8 @@ export function registerSandbox(program: Command): void {
     sandbox.command('export <id>').description("write the sandbox's resources as a FHIR transaction Bundle").option('--out <file>', 'file to write (default: stdout)'),
   ).action((id: string, opts) =>
     withServices(opts, async (s) => {
+      // Checked before the export runs: a mistyped folder should not cost a full read of the sandbox.
+      if (opts.out) checkWritable(opts.out);
       const text = `${JSON.stringify(await exportSandbox(s, id))}\n`;
       if (opts.out) fs.writeFileSync(opts.out, text);
       else process.stdout.write(text);

@@ -8,6 +8,7 @@ import { DEMO_PRACTITIONER_ID, demoBundle } from '../sample/demo.js';
 import { syntheticResources } from '../sample/synthetic.js';
 import type { Services } from '../services.js';
 import type { Sandbox, SandboxChanges } from '../storage/types.js';
+import { TenantError } from '../storage/sqlite/tenant-store.js';
 
 export type DataChoice = { kind: 'empty' } | { kind: 'demo' } | { kind: 'synthetic'; count: number };
 
@@ -100,7 +101,7 @@ export async function deleteSandbox(services: Services, id: string): Promise<San
  */
 export async function resetSandbox(services: Services, id: string, data: DataChoice): Promise<CreatedSandbox> {
   const old = await services.tenants.get(id);
-  if (!old) throw new Error(`sandbox ${id} does not exist`);
+  if (!old) throw new TenantError(`sandbox ${id} does not exist`, 'not-found');
   await deleteSandbox(services, id);
   return createSandbox(services, id, { name: old.name, openRead: old.openRead, openWrite: old.openWrite, openRegistration: old.openRegistration, data });
 }
@@ -108,7 +109,7 @@ export async function resetSandbox(services: Services, id: string, data: DataCho
 /** A sandbox's resources as a FHIR transaction Bundle that `import` (or any FHIR server) can load. */
 export async function exportSandbox(services: Services, id: string): Promise<Bundle> {
   const sandbox = await services.tenants.get(id);
-  if (!sandbox) throw new Error(`sandbox ${id} does not exist`);
+  if (!sandbox) throw new TenantError(`sandbox ${id} does not exist`, 'not-found');
   const entry: NonNullable<Bundle['entry']> = [];
   for await (const r of services.fhir.exportAll(sandbox.key)) {
     const { meta: _meta, ...content } = r as Resource & { meta?: unknown };

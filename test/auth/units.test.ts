@@ -1,7 +1,7 @@
 /** Unit tests: SMART scopes, the oidc-provider adapter, client and persona stores, the SSRF guard. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { errors } from 'oidc-provider';
+import { errors } from '../../src/auth/oidc-provider.js';
 import { addressProblem } from '../../src/auth/outbound.js';
 import { allowedScopes, describeScope, parseScope, scopeAllowed } from '../../src/auth/scopes.js';
 import { hashSecret, verifySecret } from '../../src/auth/secrets.js';

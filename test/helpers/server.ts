@@ -74,8 +74,9 @@ export async function startServe(dataDir: string, args: string[] = [], env: Reco
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   const url = `http://127.0.0.1:${port}`;
-  // Generous: a first start seeds the demo sandbox (about 2 s alone, several times that on a loaded CI machine).
-  const deadline = Date.now() + 90_000;
+  // Generous: the first start seeds the demo sandbox, which takes long on a loaded 2-core machine;
+  // a ready server answers at once, so this only matters when something is wrong.
+  const deadline = Date.now() + 120_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}: ${out}`);
     try {
