@@ -18,10 +18,11 @@ import { SMART_STYLE } from './discovery.js';
 import type { TokenVerifier } from '../fhir/access/types.js';
 import { introspectWithBearer } from './introspect-bearer.js';
 import { corsHeaders, PUBLIC_CORS, PUBLIC_PREFLIGHT, preflightHeaders, setCorsHeaders } from '../http/cors.js';
+import { missingPkce } from './pkce-hint.js';
+import { userinfoWithBearer } from './userinfo.js';
 
 /** Endpoints (below the issuer) that browser apps call cross-origin: token, introspection, revocation. */
 const BROWSER_ENDPOINTS = new Set(['/token', '/introspect', '/revoke']);
-import { missingPkce } from './pkce-hint.js';
 
 export interface AuthRouteDeps {
   deps: AuthDeps;
@@ -140,6 +141,9 @@ export async function registerAuthRoutes(app: FastifyInstance, r: AuthRouteDeps)
       if (form === undefined)
         return reply.code(400).headers(FORM_REFUSED).send({ error: 'invalid_request', error_description: 'introspection takes an application/x-www-form-urlencoded body of at most 64 KiB' });
       return introspectWithBearer(reply, { sandbox, publicUrl: r.deps.config.publicUrl, verifier: r.verifier, bearer: bearer[1], form: new URLSearchParams(form) });
+    }
+    if ((raw.method === 'GET' || raw.method === 'POST') && raw.url.split('?')[0] === '/userinfo' && bearer) {
+      return userinfoWithBearer(reply, { sandbox, publicUrl: r.deps.config.publicUrl, verifier: r.verifier, personas: r.deps.personas, bearer: bearer[1] });
     }
     if (raw.method === 'POST' && raw.url.split('?')[0] === '/token') {
       const named = await namePublicRefreshClient(raw, async (token) => {

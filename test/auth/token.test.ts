@@ -122,6 +122,31 @@ describe('token', () => {
     assert.equal(payload.sub, 'doc');
     assert.equal(payload.fhirUser, `${h.urls.iss}/Practitioner/DOC1`);
     assert.equal(payload.name, 'Dana Doctor');
+    assert.equal(payload.profile, 'Practitioner/DOC1', 'SMART v1 / HSPC profile claim: the relative reference');
+  });
+
+  test('userinfo answers a SMART access token with the claims of its scopes (OIDC Core §5.3)', async () => {
+    const { code, verifier } = await codeFor('app', 'launch/patient openid fhirUser profile patient/*.rs');
+    const t = await exchange(h, code, verifier, { client_id: 'app' });
+    const bearer = { authorization: `Bearer ${t.body.access_token}` };
+    const info = await fetch(`${h.urls.issuer}/userinfo`, { headers: bearer });
+    assert.equal(info.status, 200);
+    assert.match(info.headers.get('cache-control') ?? '', /no-store/);
+    assert.deepEqual(await info.json(), { sub: 'doc', fhirUser: `${h.urls.iss}/Practitioner/DOC1`, name: 'Dana Doctor', profile: 'Practitioner/DOC1' });
+    // Only the claims of the granted scopes: without profile, no profile or name.
+    const narrow = await codeFor('app', 'launch/patient openid fhirUser patient/*.rs');
+    const t2 = await exchange(h, narrow.code, narrow.verifier, { client_id: 'app' });
+    const info2 = await fetch(`${h.urls.issuer}/userinfo`, { method: 'POST', headers: { authorization: `Bearer ${t2.body.access_token}` } });
+    assert.deepEqual(await info2.json(), { sub: 'doc', fhirUser: `${h.urls.iss}/Practitioner/DOC1` });
+    // Without openid: 403 insufficient_scope; an unknown token: 401 invalid_token.
+    const noOidc = await codeFor('app', 'launch/patient patient/*.rs');
+    const t3 = await exchange(h, noOidc.code, noOidc.verifier, { client_id: 'app' });
+    const info3 = await fetch(`${h.urls.issuer}/userinfo`, { headers: { authorization: `Bearer ${t3.body.access_token}` } });
+    assert.equal(info3.status, 403);
+    assert.match(info3.headers.get('www-authenticate') ?? '', /insufficient_scope/);
+    const bad = await fetch(`${h.urls.issuer}/userinfo`, { headers: { authorization: 'Bearer nottherightoneatall-0123456789' } });
+    assert.equal(bad.status, 401);
+    assert.match(bad.headers.get('www-authenticate') ?? '', /invalid_token/);
   });
 
   test('R1 refresh: without and with equal scope, narrower ok, superset refused, rotation + reuse detection', async () => {
