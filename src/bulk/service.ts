@@ -186,7 +186,8 @@ export class BulkService {
   private runInline(id: string): Running {
     let stopped = false;
     // Stopping (shutdown) ends the run as "cancelled", which leaves the row running: it resumes on start.
-    const done = executeJob(this.jobDeps(), id, async () => {
+    // An export reads for long by design: its queries are not held to the interactive time budget.
+    const done = executeJob({ ...this.jobDeps(), fhir: this.deps.fhir.unbudgeted() }, id, async () => {
       await turn();
       if (stopped) throw new ExportCancelled();
     })

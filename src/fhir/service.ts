@@ -27,6 +27,11 @@ export class FhirService implements FhirDirectory {
     this.config = opts.config;
   }
 
+  /** The same service without the read-query time budget, for background work (an inline export). */
+  unbudgeted(): FhirService {
+    return new FhirService({ store: this.store.unbudgeted(), config: this.config });
+  }
+
   /** A repository bound to one tenant and one request's access. */
   repository(sandbox: { key: number; id: string }, access: RequestAccess | { kind: 'privileged' }, base: 'data' | 'open' = 'data', validation?: ValidationLevel): FhirRepository {
     return new FhirRepository({

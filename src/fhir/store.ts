@@ -131,6 +131,11 @@ export interface ResourceStore {
   cachedPid(type: string, code: string): number | undefined;
   /** Reloads the pid dictionary (pids another node allocated since this one last looked). */
   refreshPids(): Promise<void>;
+  /**
+   * The same store without the read-query time budget (docs/adr/0006-query-time-budget.md), for
+   * background work that legitimately reads for long: an export run inline on the API's process.
+   */
+  unbudgeted(): ResourceStore;
   /** Raw read query for the search compiler (SQLite-flavoured SQL, positional `?` parameters). */
   query<T = Record<string, unknown>>(sql: string, params: unknown[]): Promise<T[]>;
   /** Every current resource's JSON, in insertion order, streamed in chunks. */

@@ -39,11 +39,11 @@ export interface BulkServer {
  * Starts a server; `dir` reuses a data dir (restart) instead of creating one with the demo sandbox.
  * On PostgreSQL runs (SMART_SANDBOX_TEST_BACKEND=postgres) the data dir has its own database.
  */
-export async function startBulkServer(opts: { dir?: string; runner?: 'worker' | 'inline'; retention?: number } = {}): Promise<BulkServer> {
+export async function startBulkServer(opts: { dir?: string; runner?: 'worker' | 'inline'; retention?: number; queryBudgetMs?: number } = {}): Promise<BulkServer> {
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ss-bulk-'));
   const port = await freePort();
   const databaseUrl = await testDatabaseUrlFor(dir);
-  const config = resolveConfig({ port, host: '127.0.0.1', dataDir: dir, databaseUrl, logLevel: 'silent', bulkRunner: opts.runner, bulkRetentionSeconds: opts.retention });
+  const config = resolveConfig({ port, host: '127.0.0.1', dataDir: dir, databaseUrl, logLevel: 'silent', bulkRunner: opts.runner, bulkRetentionSeconds: opts.retention, queryBudgetMs: opts.queryBudgetMs });
   const services = await createServices(config);
   const sandbox = (await services.tenants.get('demo')) ?? (await createSandbox(services, 'demo', { name: 'Demo', data: { kind: 'demo' } })).sandbox;
   const app = await buildApp(config, services);

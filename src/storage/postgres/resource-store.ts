@@ -282,6 +282,11 @@ export class PgResourceStore implements ResourceStore {
     return r?.pid;
   }
 
+  /** Reads on the main pool, without statement_timeout: the caller is background work (inline export). */
+  unbudgeted(): ResourceStore {
+    return this.reads ? new PgResourceStore(this.pool) : this;
+  }
+
   /** Read queries of searches and history: on the read pool, cancelled by PostgreSQL past the budget. */
   async query<T = Record<string, unknown>>(sql: string, params: unknown[]): Promise<T[]> {
     if (!this.reads) return query<T>(this.pool, sql, params);

@@ -215,6 +215,14 @@ export class SqliteResourceStore implements ResourceStore {
     return this.pidSync(type, code)!;
   }
 
+  /** Reads on this connection, as before the read pool: the caller is background work (inline export). */
+  unbudgeted(): ResourceStore {
+    if (!this.reads) return this;
+    const store = new SqliteResourceStore(this.db);
+    store.afterCommit = this.afterCommit;
+    return store;
+  }
+
   async query<T = Record<string, unknown>>(sql: string, params: unknown[]): Promise<T[]> {
     if (this.reads) return this.reads.all<T>(sql, params);
     return this.querySync<T>(sql, params);
