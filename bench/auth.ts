@@ -48,7 +48,7 @@ const pct = (xs: number[], p: number) => {
 };
 
 /** Closed-loop workers doing whole launches for `seconds`; returns launches/s and per-step latencies. */
-async function launchLoop(base: string, orchestrator: string, persona: string, workers: number, seconds: number): Promise<{ rate: number; t: Timings; errors: number; firstError?: string }> {
+export async function launchLoop(base: string, orchestrator: string, persona: string, workers: number, seconds: number): Promise<{ rate: number; t: Timings; errors: number; firstError?: string }> {
   const iss = `${base}/demo/data`;
   const redirectUri = `${base}/apps/bilirubin-chart/index.html`;
   const t: Timings = { register: [], authorize: [], token: [], total: [] };
