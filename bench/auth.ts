@@ -35,7 +35,7 @@ async function follow(url: string, stopAt: string): Promise<string> {
   throw new Error('too many redirects');
 }
 
-interface Timings {
+export interface Timings {
   register: number[];
   authorize: number[];
   token: number[];
@@ -47,46 +47,56 @@ const pct = (xs: number[], p: number) => {
   return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : 0;
 };
 
-/** Closed-loop workers doing whole launches for `seconds`; returns launches/s and per-step latencies. */
-export async function launchLoop(base: string, orchestrator: string, persona: string, workers: number, seconds: number): Promise<{ rate: number; t: Timings; errors: number; firstError?: string }> {
+/**
+ * One SSO launch of the demo app for `persona`: register, authorize (cookies, redirects), token with
+ * PKCE. Returns the token response; records each step's duration in `t` when given.
+ */
+export async function launchOnce(base: string, orchestrator: string, persona: string, t?: Timings): Promise<{ access_token: string; patient: string }> {
   const iss = `${base}/demo/data`;
   const redirectUri = `${base}/apps/bilirubin-chart/index.html`;
+  const t0 = performance.now();
+  const reg = await fetch(`${iss}/_services/smart/Launch`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${orchestrator}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ client_id: 'bilirubin_chart', username: persona, parameters: { patient: 'BILIBABY', need_patient_banner: false } }),
+  });
+  const registered = await reg.json();
+  if (reg.status !== 200) throw new Error(`launch registration: ${reg.status} ${JSON.stringify(registered).slice(0, 200)}`);
+  const t1 = performance.now();
+  const verifier = crypto.randomBytes(32).toString('base64url');
+  const q = new URLSearchParams({
+    response_type: 'code',
+    client_id: 'bilirubin_chart',
+    redirect_uri: redirectUri,
+    scope: 'launch openid fhirUser patient/Patient.read patient/Observation.read',
+    aud: iss,
+    state: 's',
+    launch: registered.launch_id,
+    code_challenge: crypto.createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+  });
+  const back = new URL(await follow(`${base}/demo/auth/authorize?${q}`, redirectUri));
+  const code = back.searchParams.get('code');
+  if (!code) throw new Error(`launch refused: ${back}`);
+  const t2 = performance.now();
+  const tok = await form(`${base}/demo/auth/token`, { grant_type: 'authorization_code', code, redirect_uri: redirectUri, client_id: 'bilirubin_chart', code_verifier: verifier });
+  if (!tok.id_token || !tok.access_token || tok.patient !== 'BILIBABY') throw new Error('unexpected token response');
+  const t3 = performance.now();
+  t?.register.push(t1 - t0);
+  t?.authorize.push(t2 - t1);
+  t?.token.push(t3 - t2);
+  t?.total.push(t3 - t0);
+  return tok;
+}
+
+/** Closed-loop workers doing whole launches for `seconds`; returns launches/s and per-step latencies. */
+export async function launchLoop(base: string, orchestrator: string, persona: string, workers: number, seconds: number): Promise<{ rate: number; t: Timings; errors: number; firstError?: string }> {
   const t: Timings = { register: [], authorize: [], token: [], total: [] };
   let errors = 0;
   let firstError: string | undefined;
   const deadline = performance.now() + seconds * 1000;
   let done = 0;
-  const one = async () => {
-    const t0 = performance.now();
-    const reg = await fetch(`${iss}/_services/smart/Launch`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${orchestrator}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ client_id: 'bilirubin_chart', username: persona, parameters: { patient: 'BILIBABY', need_patient_banner: false } }),
-    });
-    const { launch_id } = await reg.json();
-    const t1 = performance.now();
-    const verifier = crypto.randomBytes(32).toString('base64url');
-    const q = new URLSearchParams({
-      response_type: 'code',
-      client_id: 'bilirubin_chart',
-      redirect_uri: redirectUri,
-      scope: 'launch openid fhirUser patient/Patient.read patient/Observation.read',
-      aud: iss,
-      state: 's',
-      launch: launch_id,
-      code_challenge: crypto.createHash('sha256').update(verifier).digest('base64url'),
-      code_challenge_method: 'S256',
-    });
-    const back = new URL(await follow(`${base}/demo/auth/authorize?${q}`, redirectUri));
-    const t2 = performance.now();
-    const tok = await form(`${base}/demo/auth/token`, { grant_type: 'authorization_code', code: back.searchParams.get('code')!, redirect_uri: redirectUri, client_id: 'bilirubin_chart', code_verifier: verifier });
-    if (!tok.id_token || tok.patient !== 'BILIBABY') throw new Error('unexpected token response');
-    const t3 = performance.now();
-    t.register.push(t1 - t0);
-    t.authorize.push(t2 - t1);
-    t.token.push(t3 - t2);
-    t.total.push(t3 - t0);
-  };
+  const one = () => launchOnce(base, orchestrator, persona, t);
   const start = performance.now();
   await Promise.all(
     Array.from({ length: workers }, async () => {

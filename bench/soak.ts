@@ -6,8 +6,8 @@
  * --expose-gc and bench/gc-probe.ts, which answers heap samples over IPC.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import crypto from 'node:crypto';
 import path from 'node:path';
+import { launchOnce } from './auth.js';
 import { CLI, freePort, type Result, tmpDir, waitFor } from './harness.js';
 
 const ADMIN = 'soak-admin-token-0123456789abcdef';
@@ -55,51 +55,10 @@ const OBSERVATION = JSON.stringify({
   valueQuantity: { value: 120, unit: 'mm[Hg]', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' },
 });
 
-/** One SSO launch of the demo app: register, authorize (cookies, redirects), token with PKCE. */
+/** One SSO launch of the demo app (bench/auth.ts), then the launched app's first read with its token. */
 async function launch(base: string, token: string, persona: string): Promise<void> {
-  const iss = `${base}/demo/data`;
-  const redirectUri = `${base}/apps/bilirubin-chart/index.html`;
-  const reg = await json(`${iss}/_services/smart/Launch`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ client_id: 'bilirubin_chart', username: persona, parameters: { patient: 'BILIBABY', need_patient_banner: false } }),
-  });
-  const verifier = crypto.randomBytes(32).toString('base64url');
-  const q = new URLSearchParams({
-    response_type: 'code',
-    client_id: 'bilirubin_chart',
-    redirect_uri: redirectUri,
-    scope: 'launch openid fhirUser patient/Patient.read patient/Observation.read',
-    aud: iss,
-    state: 's',
-    launch: reg.launch_id,
-    code_challenge: crypto.createHash('sha256').update(verifier).digest('base64url'),
-    code_challenge_method: 'S256',
-  });
-  let url = `${base}/demo/auth/authorize?${q}`;
-  const cookies = new Map<string, string>();
-  for (let i = 0; !url.startsWith(redirectUri); i++) {
-    if (i === 10) throw new Error('launch: too many redirects');
-    const r = await fetch(url, { redirect: 'manual', headers: cookies.size ? { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; ') } : {} });
-    for (const c of r.headers.getSetCookie()) {
-      const [pair] = c.split(';');
-      cookies.set(pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1));
-    }
-    await r.arrayBuffer();
-    const loc = r.headers.get('location');
-    if (!loc) throw new Error(`launch: no redirect at ${url} (${r.status})`);
-    url = new URL(loc, url).toString();
-  }
-  const code = new URL(url).searchParams.get('code');
-  if (!code) throw new Error(`launch refused: ${url}`);
-  const tok = await json(`${base}/demo/auth/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, client_id: 'bilirubin_chart', code_verifier: verifier }),
-  });
-  if (tok.patient !== 'BILIBABY' || !tok.access_token) throw new Error('launch: unexpected token response');
-  // The launched app's first read, with its patient-scoped token.
-  await json(`${iss}/Patient/BILIBABY`, { headers: { authorization: `Bearer ${tok.access_token}` } });
+  const tok = await launchOnce(base, token, persona);
+  await json(`${base}/demo/data/Patient/BILIBABY`, { headers: { authorization: `Bearer ${tok.access_token}` } });
 }
 
 /** Kicks off a system export, polls it to completion and downloads every file; returns the resource count. */
