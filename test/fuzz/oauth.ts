@@ -4,6 +4,7 @@
  * keys, reserved context keys, nesting, and client authentication in every form, right or wrong.
  */
 import fc from 'fast-check';
+import { RESERVED_CONTEXT_KEYS } from '../../src/launch/model.js';
 import { anyJson, depth, enc, type J, leaf, lit, nastyString, obj, PROTO_KEYS, protoKey, render } from './json.js';
 
 const CONTEXT_KEYS = [
@@ -22,23 +23,9 @@ const CONTEXT_KEYS = [
   'custom',
   'x-y',
   // Token response and introspection members: the service must refuse them or never let them shadow.
-  'access_token',
-  'token_type',
-  'expires_in',
-  'scope',
-  'refresh_token',
-  'id_token',
-  'state',
-  'sub',
-  'iss',
-  'aud',
-  'exp',
-  'client_id',
-  'fhirUser',
-  'launch_id',
+  ...RESERVED_CONTEXT_KEYS,
   'error',
   'code',
-  'authorization_details',
 ];
 export const contextKey = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...CONTEXT_KEYS) }, { weight: 2, arbitrary: protoKey }, { weight: 1, arbitrary: fc.string({ maxLength: 10 }) });
 
