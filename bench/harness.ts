@@ -122,6 +122,11 @@ export async function cannon(name: string, url: string, opts: CannonOpts = {}, e
   const connections = opts.connections ?? settings.connections;
   if (settings.warmupSeconds > 0) await autocannon({ url, ...opts, connections, duration: settings.warmupSeconds } as autocannon.Options);
   const r = await autocannon({ url, ...opts, connections, duration: settings.seconds } as autocannon.Options);
+  return toResult(name, r, extra);
+}
+
+/** One table row from an autocannon run. */
+export function toResult(name: string, r: autocannon.Result, extra: Partial<Result> = {}): Result {
   return {
     name,
     rate: r.requests.average,

@@ -9,7 +9,7 @@
  */
 import fs from 'node:fs';
 import autocannon from 'autocannon';
-import { cli, type Result, settings, startServer, tmpDir } from './harness.js';
+import { cli, type Result, settings, startServer, tmpDir, toResult } from './harness.js';
 
 export const SUSTAINED_SECONDS = 60;
 const MIB = 1024 * 1024;
@@ -77,17 +77,12 @@ export async function benchSustainedWrites(results: Result[], seconds = SUSTAINE
     const creates = r.requests.total;
     const ready = (await (await fetch(`${server.url}/readyz`)).json()) as { wal?: { limitBytes: number; escalations: number } };
     const perCreate = creates > 0 ? (wal.framesAppended * wal.frameBytes) / creates : 0;
-    results.push({
-      name: `sustained writes, ${seconds} s: create Observation (validated)`,
-      rate: r.requests.average,
-      unit: 'req/s',
-      p50: r.latency.p50,
-      p99: r.latency.p99,
-      errors: r.errors + r.timeouts,
-      non2xx: r.non2xx,
-      target: `peak WAL ≤ ${((ready.wal?.limitBytes ?? 0) / MIB).toFixed(0)} MiB + 25%, p99 < 50 ms`,
-      note: `peak WAL ${(wal.peakBytes / MIB).toFixed(1)} MiB, ${(perCreate / 1024).toFixed(1)} KB of WAL per create, ${ready.wal?.escalations ?? 0} escalated checkpoints`,
-    });
+    results.push(
+      toResult(`sustained writes, ${seconds} s: create Observation (validated)`, r, {
+        target: `peak WAL ≤ ${((ready.wal?.limitBytes ?? 0) / MIB).toFixed(0)} MiB + 25%, p99 < 50 ms`,
+        note: `peak WAL ${(wal.peakBytes / MIB).toFixed(1)} MiB, ${(perCreate / 1024).toFixed(1)} KB of WAL per create, ${ready.wal?.escalations ?? 0} escalated checkpoints`,
+      }),
+    );
   } finally {
     await server.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
